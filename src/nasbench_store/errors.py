@@ -1,0 +1,36 @@
+"""Exceptions that say which file or key is wrong and what to do about it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NasbenchStoreError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class RawFormatError(NasbenchStoreError):
+    """A raw release file is corrupt, truncated or not what its format promises."""
+
+    def __init__(self, path: str | Path, offset: int | None, problem: str, hint: str | None = None):
+        self.path = str(path)
+        self.offset = offset
+        self.problem = problem
+        where = f"{self.path}" if offset is None else f"{self.path} at byte offset {offset}"
+        hint = hint or "the file is damaged or not the expected release; delete it and download it again"
+        super().__init__(f"{where}: {problem} ({hint})")
+
+
+class UnsafePickleError(RawFormatError):
+    """A pickle asked for a global or persistent id outside the allow-list; nothing was executed."""
+
+
+class ConfigError(NasbenchStoreError):
+    """A config value is missing or invalid."""
+
+
+class StoreNotFoundError(NasbenchStoreError, FileNotFoundError):
+    """The store file a query needs does not exist."""
+
+
+class QueryError(NasbenchStoreError, ValueError):
+    """A query argument is outside the benchmark's space; the message lists what is valid."""
