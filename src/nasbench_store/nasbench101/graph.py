@@ -1,0 +1,156 @@
+"""NAS-Bench-101 cell graphs: the graph hash, pruning, domain checks, and NNI's arch dict form.
+
+`hash_module` reproduces nasbench's `graph_util.hash_module` bit for bit (its md5 strings are the
+keys of the raw release), so any isomorphic labelled DAG gets the same hash.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+try:  # CPython's built-in md5 is about twice as fast as OpenSSL's for these short strings
+    from _md5 import md5
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import md5
+
+from ..errors import QueryError
+
+INPUT = "input"
+OUTPUT = "output"
+CONV3X3_BN_RELU = "conv3x3-bn-relu"
+CONV1X1_BN_RELU = "conv1x1-bn-relu"
+MAXPOOL3X3 = "maxpool3x3"
+AVAILABLE_OPS = (CONV3X3_BN_RELU, CONV1X1_BN_RELU, MAXPOOL3X3)
+LABEL2ID = {INPUT: -1, OUTPUT: -2, CONV3X3_BN_RELU: 0, CONV1X1_BN_RELU: 1, MAXPOOL3X3: 2}
+MAX_VERTICES = 7
+MAX_EDGES = 9
+
+Matrix = Sequence[Sequence[int]]
+
+
+def hash_module(matrix: Matrix, labels: Sequence[int]) -> str:
+    """nasbench's graph-invariant md5 of an upper-triangular 0/1 matrix and integer labels."""
+    n = len(labels)
+    rng = range(n)
+    preds = [[w for w in rng if matrix[w][v]] for v in rng]
+    succs = [[w for w in rng if matrix[v][w]] for v in rng]
+    hashes = [md5(str((len(succs[v]), len(preds[v]), labels[v])).encode()).hexdigest() for v in rng]
+    for _ in rng:
+        hashes = [
+            md5(("".join(sorted([hashes[w] for w in p])) + "|"
+                 + "".join(sorted([hashes[w] for w in s])) + "|" + h).encode()).hexdigest()
+            for p, s, h in zip(preds, succs, hashes)
+        ]
+    return md5(str(sorted(hashes)).encode()).hexdigest()
+
+
+def labels_of(ops: Sequence[str]) -> list[int]:
+    """Integer labels nasbench hashes with; unknown op names raise QueryError listing the valid ones."""
+    try:
+        return [LABEL2ID[op] for op in ops]
+    except KeyError as exc:
+        raise QueryError(f"unknown NAS-Bench-101 op {exc.args[0]!r}; valid ops: "
+                         f"{', '.join(AVAILABLE_OPS)} (plus 'input' first and 'output' last)") from None
+
+
+def spec_hash(matrix: Matrix, ops: Sequence[str]) -> str:
+    """Hash of a (matrix, op names) cell as given, without pruning."""
+    return hash_module(matrix, labels_of(ops))
+
+
+def parse_adjacency(raw: str) -> list[list[int]]:
+    """The raw release's row-major '0'/'1' string as a V x V list matrix."""
+    n = int(round(len(raw) ** 0.5))
+    if n * n != len(raw) or set(raw) - {"0", "1"}:
+        raise ValueError(f"adjacency string of length {len(raw)} is not a square 0/1 matrix")
+    return [[1 if raw[i * n + j] == "1" else 0 for j in range(n)] for i in range(n)]
+
+
+def prune(matrix: Matrix, ops: Sequence[str]) -> tuple[list[list[int]], list[str]]:
+    """Drop vertices not on an input->output path, as nasbench's ModelSpec does.
+
+    Raises QueryError when the input is not connected to the output.
+    """
+    n = len(ops)
+    forward = {0}
+    for v in range(n):  # upper-triangular: one pass in vertex order reaches everything
+        if v in forward:
+            forward.update(w for w in range(v + 1, n) if matrix[v][w])
+    backward = {n - 1}
+    for v in range(n - 1, -1, -1):
+        if v in backward:
+            backward.update(w for w in range(v) if matrix[w][v])
+    keep = [v for v in range(n) if v in forward and v in backward]
+    if len(keep) < 2 or keep[0] != 0 or keep[-1] != n - 1:
+        raise QueryError("the cell's input is not connected to its output, so it is not in NAS-Bench-101")
+    return [[matrix[a][b] for b in keep] for a in keep], [ops[v] for v in keep]
+
+
+def check_spec(matrix: Matrix, ops: Sequence[str]) -> None:
+    """Raise QueryError saying why a (pruned) cell is outside the NAS-Bench-101 space."""
+    n = len(ops)
+    if any(len(row) != n for row in matrix) or len(matrix) != n:
+        raise QueryError(f"the adjacency matrix must be {n}x{n} to match {n} ops")
+    if any(matrix[i][j] for i in range(n) for j in range(i + 1)):
+        raise QueryError("the adjacency matrix must be strictly upper-triangular (edges go from lower to higher vertices)")
+    if n > MAX_VERTICES:
+        raise QueryError(f"the cell has {n} vertices after pruning; NAS-Bench-101 allows at most {MAX_VERTICES}")
+    edges = sum(map(sum, matrix))
+    if edges > MAX_EDGES:
+        raise QueryError(f"the cell has {edges} edges after pruning; NAS-Bench-101 allows at most {MAX_EDGES}")
+    if ops[0] != INPUT or ops[-1] != OUTPUT:
+        raise QueryError("the first op must be 'input' and the last 'output'")
+    bad = [op for op in ops[1:-1] if op not in AVAILABLE_OPS]
+    if bad:
+        raise QueryError(f"unknown NAS-Bench-101 op {bad[0]!r}; valid ops: {', '.join(AVAILABLE_OPS)}")
+
+
+def infer_num_vertices(arch: dict) -> int:
+    """Vertices of an NNI arch dict: its op1..opN keys plus input and output."""
+    ops = {k for k in arch if k.startswith("op")}
+    if ops != {f"op{i}" for i in range(1, len(ops) + 1)}:
+        raise QueryError(f"an NNI NAS-Bench-101 arch needs keys op1..opN with no gaps; got {sorted(ops)}")
+    return len(ops) + 2
+
+
+def arch_to_spec(arch: dict) -> tuple[list[list[int]], list[str]]:
+    """NNI arch dict {'op1':..., 'input1': [0], ...} -> (matrix, op names)."""
+    n = infer_num_vertices(arch)
+    ops = [INPUT] + [arch[f"op{i}"] for i in range(1, n - 1)] + [OUTPUT]
+    matrix = [[0] * n for _ in range(n)]
+    for i in range(1, n):
+        key = f"input{i}"
+        if key not in arch:
+            raise QueryError(f"the arch has {n} vertices but no {key!r} key (the list of vertex {i}'s inputs)")
+        for k in arch[key]:
+            if not (isinstance(k, int) and 0 <= k < n):
+                raise QueryError(f"{key} lists vertex {k!r}, which is not one of 0..{n - 1}")
+            matrix[k][i] = 1
+    return matrix, ops
+
+
+def spec_to_arch(matrix: Matrix, ops: Sequence[str]) -> dict:
+    """(matrix, op names) -> NNI arch dict, sorted keys as NNI stores it."""
+    n = len(ops)
+    arch: dict = {f"op{i}": ops[i] for i in range(1, n - 1)}
+    arch.update({f"input{i}": [k for k in range(i) if matrix[k][i]] for i in range(1, n)})
+    return dict(sorted(arch.items()))
+
+
+def hash_arch(arch: dict, num_vertices: int | None = None) -> str:
+    """NNI's `hash_module(architecture, vertices)`: the hash of the arch dict exactly as given."""
+    matrix, ops = arch_to_spec(arch)
+    if num_vertices is not None and num_vertices != len(ops):
+        raise QueryError(f"num_vertices={num_vertices} but the arch has {len(ops)} vertices")
+    return spec_hash(matrix, ops)
+
+
+def canonical_hash(arch: dict) -> str:
+    """Prune, check, then hash: what a cell is stored under if it is in NAS-Bench-101 at all."""
+    matrix, ops = arch_to_spec(arch)
+    check_upper = [[matrix[i][j] if j > i else 0 for j in range(len(ops))] for i in range(len(ops))]
+    if check_upper != matrix:
+        raise QueryError("the arch lists an input that is not an earlier vertex; edges must go from lower to higher vertices")
+    labels_of(ops)
+    matrix, ops = prune(matrix, ops)
+    check_spec(matrix, ops)
+    return spec_hash(matrix, ops)

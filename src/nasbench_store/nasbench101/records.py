@@ -1,0 +1,103 @@
+"""One NAS-Bench-101 record: the JSON 5-tuple payload and its base64 ModelMetrics protobuf.
+
+`parse_record` is the hot loop of the conversion (5 million calls), so the protobuf has a fast
+path for the exact layout nasbench wrote (three EvaluationData of five doubles, then params and
+total_time), checked tag by tag; anything else goes through the protobuf runtime.
+"""
+from __future__ import annotations
+
+import binascii
+import json
+import struct
+from typing import NamedTuple
+
+from google.protobuf.message import DecodeError
+
+from .metrics_pb import ModelMetrics
+
+VALID_EPOCHS = (4, 12, 36, 108)
+
+# 0A 2D, then five (tag, double) pairs for fields 1..5 of EvaluationData.
+_EVAL = struct.Struct("<BB" + "Bd" * 5)
+_EVAL_TAGS = (0x0A, 0x2D, 0x09, 0x11, 0x19, 0x21, 0x29)
+_DOUBLE = struct.Struct("<d")
+
+
+class Run(NamedTuple):
+    """The parts of a record the tables need; times in seconds, accuracies as fractions."""
+    module_hash: str
+    epochs: int
+    adjacency: str
+    operations: str
+    trainable_parameters: int
+    halfway: tuple[float, float, float, float]  # training_time, train, valid, test accuracy
+    final: tuple[float, float, float, float]
+
+
+class RecordError(ValueError):
+    """What is wrong with a payload; the caller adds file and offset."""
+
+
+def _eval_fast(pb: bytes, pos: int) -> tuple[float, float, float, float, float] | None:
+    fields = _EVAL.unpack_from(pb, pos)
+    if fields[0:3] != _EVAL_TAGS[0:3] or fields[4] != 0x11 or fields[6] != 0x19 \
+            or fields[8] != 0x21 or fields[10] != 0x29:
+        return None
+    return fields[3], fields[5], fields[7], fields[9], fields[11]
+
+
+def decode_metrics(pb: bytes) -> tuple[list[tuple[float, ...]], int]:
+    """(evaluation rows of (epoch, time, train, valid, test), trainable_parameters)."""
+    if len(pb) >= 3 * 47 + 11:
+        evals = [_eval_fast(pb, i * 47) for i in range(3)]
+        if None not in evals and pb[141] == 0x10:
+            pos, params, shift = 142, 0, 0
+            while pos < len(pb) and shift < 35:
+                byte = pb[pos]
+                params |= (byte & 0x7F) << shift
+                pos += 1
+                shift += 7
+                if not byte & 0x80:
+                    break
+            if pos + 9 == len(pb) and pb[pos] == 0x19:
+                return evals, params
+    return _decode_slow(pb)
+
+
+def _decode_slow(pb: bytes) -> tuple[list[tuple[float, ...]], int]:
+    msg = ModelMetrics()
+    try:
+        msg.ParseFromString(pb)
+    except DecodeError as exc:
+        raise RecordError(f"raw_metrics is not a valid ModelMetrics protobuf ({exc})") from None
+    evals = [(e.current_epoch, e.training_time, e.train_accuracy, e.validation_accuracy, e.test_accuracy)
+             for e in msg.evaluation_data]
+    if not msg.HasField("trainable_parameters"):
+        raise RecordError("ModelMetrics has no trainable_parameters")
+    return evals, msg.trainable_parameters
+
+
+def parse_record(payload: bytes) -> Run:
+    """Parse one payload; raise RecordError saying what is wrong."""
+    try:
+        fields = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RecordError(f"payload is not UTF-8 JSON ({exc})") from None
+    if not isinstance(fields, list) or len(fields) != 5:
+        raise RecordError(f"payload must be a JSON array of 5 fields, got "
+                          f"{len(fields) if isinstance(fields, list) else type(fields).__name__}")
+    module_hash, epochs, adjacency, operations, raw_metrics = fields
+    if not (isinstance(module_hash, str) and len(module_hash) == 32):
+        raise RecordError(f"module_hash {module_hash!r} is not 32 hex characters")
+    if epochs not in VALID_EPOCHS or isinstance(epochs, bool):
+        raise RecordError(f"epochs {epochs!r} is not one of {VALID_EPOCHS}")
+    if not isinstance(adjacency, str) or not isinstance(operations, str) or not isinstance(raw_metrics, str):
+        raise RecordError("adjacency, operations and raw_metrics must be strings")
+    try:
+        pb = binascii.a2b_base64(raw_metrics)
+    except binascii.Error as exc:
+        raise RecordError(f"raw_metrics is not valid base64 ({exc})") from None
+    evals, params = decode_metrics(pb)
+    if len(evals) != 3:
+        raise RecordError(f"ModelMetrics has {len(evals)} evaluations; nasbench writes 3 (start, halfway, end)")
+    return Run(module_hash, epochs, adjacency, operations, params, tuple(evals[1][1:]), tuple(evals[2][1:]))

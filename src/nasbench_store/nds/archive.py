@@ -1,0 +1,137 @@
+"""Safe, streaming access to NDS's `data.zip`.
+
+The whole central directory is checked when the archive is opened, before any caller writes
+anything: absolute or `..` paths, links and other non-regular members, encrypted members and
+compression bombs are refused. Members are then streamed straight out of the zip; nothing is
+unpacked to disk.
+"""
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterator
+
+from ..errors import RawFormatError
+from .constants import ARCHIVE_DIR, SWEEP_FILES
+from .jsonstream import JsonStreamError, Record, iter_records
+
+# Generous bounds: a real sweep file is a few hundred MB of JSON numbers, which deflate ~3:1.
+MAX_MEMBER_BYTES = 16 << 30
+MAX_TOTAL_BYTES = 64 << 30
+MAX_RATIO = 200
+RATIO_FLOOR_BYTES = 1 << 20  # tiny members may compress absurdly well without being a threat
+
+_HINT_HOSTILE = "this is not NDS's data.zip; do not unpack it; download data.zip again from the source"
+_HINT_DAMAGED = "the archive is damaged or not NDS's data.zip; delete it and download it again"
+
+
+def member_name(sweep: str) -> str:
+    return f"{ARCHIVE_DIR}/{sweep}"
+
+
+class NdsArchive:
+    """An opened, checked `data.zip`; use as a context manager."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise RawFormatError(self.path, None, f"cannot open as a zip archive: {exc}", _HINT_DAMAGED) from None
+        try:
+            self._members = check_members(self.path, self._zip.infolist())
+        except BaseException:
+            self._zip.close()
+            raise
+
+    def __enter__(self) -> "NdsArchive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def require_all(self) -> None:
+        """Fail unless all 34 sweep files are present (the workflow converts every one)."""
+        missing = [s for s in SWEEP_FILES if member_name(s) not in self._members]
+        if missing:
+            raise RawFormatError(self.path, None, f"sweep files missing from the archive: {', '.join(missing)}",
+                                 f"expected all {len(SWEEP_FILES)} files under {ARCHIVE_DIR}/; "
+                                 "the download is incomplete or not NDS's data.zip")
+
+    def open_sweep(self, sweep: str) -> BinaryIO:
+        name = member_name(sweep)
+        info = self._members.get(name)
+        if info is None:
+            raise RawFormatError(self.path, None, f"sweep file {name} is missing from the archive",
+                                 "the download is incomplete or not NDS's data.zip; download it again")
+        return self._zip.open(info)
+
+    def records(self, sweep: str) -> Iterator[Record]:
+        """Stream the sweep file's records; structural errors name the member and byte offset."""
+        where = f"{self.path}!{member_name(sweep)}"
+        try:
+            with self.open_sweep(sweep) as stream:
+                yield from iter_records(stream)
+        except JsonStreamError as exc:
+            raise RawFormatError(where, exc.offset, exc.problem,
+                                 "the sweep file is not valid JSON; download data.zip again") from None
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise RawFormatError(where, None, f"cannot decompress: {exc}", _HINT_DAMAGED) from None
+        except UnicodeDecodeError as exc:
+            raise RawFormatError(where, None, f"not UTF-8 text: {exc}", _HINT_DAMAGED) from None
+
+
+def check_members(path: Path, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
+    """Refuse the archive if any member is unsafe; return the regular files by name."""
+    files: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for info in infos:
+        name = info.filename
+        problem = _unsafe_name(name) or _unsafe_kind(info) or _bomb(info)
+        if problem:
+            raise RawFormatError(path, info.header_offset, f"refusing member {name!r}: {problem}", _HINT_HOSTILE)
+        if info.is_dir():
+            continue
+        if name in files:
+            raise RawFormatError(path, info.header_offset, f"member {name!r} appears twice", _HINT_HOSTILE)
+        files[name] = info
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise RawFormatError(path, None, f"members expand to more than {MAX_TOTAL_BYTES} bytes", _HINT_HOSTILE)
+    return files
+
+
+def _unsafe_name(name: str) -> str | None:
+    if "\\" in name or "\x00" in name:
+        return "backslash or NUL in the path"
+    posix = PurePosixPath(name)
+    if posix.is_absolute() or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in posix.parts:
+        return "'..' in the path"
+    return None
+
+
+def _unsafe_kind(info: zipfile.ZipInfo) -> str | None:
+    if info.flag_bits & 0x1:
+        return "encrypted member"
+    mode = info.external_attr >> 16
+    kind = stat.S_IFMT(mode)
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return f"not a regular file (mode {oct(mode)})"
+    return None
+
+
+def _bomb(info: zipfile.ZipInfo) -> str | None:
+    if info.file_size > MAX_MEMBER_BYTES:
+        return f"declares {info.file_size} bytes uncompressed (limit {MAX_MEMBER_BYTES})"
+    if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return (f"compression ratio {info.file_size / max(info.compress_size, 1):.0f}:1 "
+                f"exceeds {MAX_RATIO}:1 (a compression bomb)")
+    return None

@@ -1,0 +1,143 @@
+"""Deterministic writing of a benchmark's tables to Parquet files and to a SQLite database.
+
+Tables arrive as pyarrow record batches whose columns are the SQLite columns in NNI's order.
+The SQLite schema is created from the peewee models (so it is exactly what NNI's models expect),
+rows are bulk-inserted with indexes built afterwards, and both outputs are written under
+temporary names and renamed into place only when complete. The same batches give byte-identical
+files: no timestamps, fixed page size, fixed Parquet options.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Sequence
+
+import peewee
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .atomic import atomic_path
+
+PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
+                       write_statistics=True, data_page_version="2.0", version="2.6")
+ROW_GROUP_ROWS = 1 << 20
+
+
+def json_text(obj) -> str:
+    """Canonical JSON: sorted keys, minified; equals what SQLite's json() makes of NNI's values."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _arrow_type(field: peewee.Field) -> pa.DataType:
+    if isinstance(field, (peewee.IntegerField, peewee.AutoField, peewee.ForeignKeyField)):
+        return pa.int64()
+    if isinstance(field, peewee.FloatField):
+        return pa.float64()
+    return pa.string()
+
+
+def arrow_schema(model: type[peewee.Model]) -> pa.Schema:
+    """Arrow schema of a model's table: column names and order as in SQLite."""
+    return pa.schema([pa.field(f.column_name, _arrow_type(f), nullable=f.null)
+                      for f in model._meta.sorted_fields])
+
+
+def table_name(model: type[peewee.Model]) -> str:
+    return model._meta.table_name
+
+
+def _check(model: type[peewee.Model], batch: pa.RecordBatch) -> pa.RecordBatch:
+    expected = arrow_schema(model)
+    if batch.schema.names != expected.names:
+        raise ValueError(f"{table_name(model)}: columns {batch.schema.names} != {expected.names}")
+    return batch.cast(expected) if not batch.schema.equals(expected) else batch
+
+
+class ParquetTables:
+    """One Parquet file per model under `directory`, each renamed into place on success."""
+
+    def __init__(self, directory: str | Path, models: Sequence[type[peewee.Model]]):
+        self.directory = Path(directory)
+        self.models = {table_name(m): m for m in models}
+        self._stack = ExitStack()
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> "ParquetTables":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for name, model in self.models.items():
+            tmp = self._stack.enter_context(atomic_path(self.directory / f"{name}.parquet"))
+            self._writers[name] = pq.ParquetWriter(tmp, arrow_schema(model), **PARQUET_OPTIONS)
+        return self
+
+    def write(self, name: str, batch: pa.RecordBatch | pa.Table) -> None:
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        checked = _check(self.models[name], table)
+        self._writers[name].write_table(checked, row_group_size=ROW_GROUP_ROWS)
+
+    def __exit__(self, *exc) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._stack.__exit__(*exc)
+
+
+class SqliteTables:
+    """A SQLite database in NNI's schema, bulk-loaded, indexed at the end, renamed into place."""
+
+    def __init__(self, path: str | Path, models: Sequence[type[peewee.Model]]):
+        self.path = Path(path)
+        self.models = {table_name(m): m for m in models}
+        self._atomic = atomic_path(self.path)
+        self._conn: sqlite3.Connection | None = None
+        self._index_sql: list[str] = []
+
+    def __enter__(self) -> "SqliteTables":
+        tmp = self._atomic.__enter__()
+        try:
+            self._index_sql = create_tables(tmp, list(self.models.values()))
+            self._conn = sqlite3.connect(tmp, isolation_level=None)
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
+                           "cache_size=-262144", "temp_store=MEMORY"):
+                self._conn.execute(f"PRAGMA {pragma}")
+            self._conn.execute("BEGIN")
+        except BaseException:
+            self._atomic.__exit__(*__import__("sys").exc_info())
+            raise
+        return self
+
+    def write(self, name: str, batch: pa.RecordBatch | pa.Table) -> None:
+        model = self.models[name]
+        checked = _check(model, batch)
+        columns = [col.to_pylist() for col in checked.columns]
+        marks = ",".join("?" * len(columns))
+        self._conn.executemany(f'INSERT INTO "{name}" VALUES ({marks})', zip(*columns))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for sql in self._index_sql:
+                    self._conn.execute(sql)
+                self._conn.execute("COMMIT")
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+            self._atomic.__exit__(exc_type, exc, tb)
+
+
+def create_tables(path: str | Path, models: Sequence[type[peewee.Model]]) -> list[str]:
+    """Create the models' tables in a new database exactly as peewee would, without the indexes.
+
+    The DDL comes from letting peewee create the full schema in memory. Returns the index DDL to
+    run once the rows are in, which is several times faster than maintaining indexes during the load.
+    """
+    scratch = peewee.SqliteDatabase(":memory:")
+    with scratch.bind_ctx(models), scratch:
+        scratch.create_tables(models, safe=False)
+        ddl = scratch.execute_sql("SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                                  "ORDER BY rowid").fetchall()
+    with sqlite3.connect(path) as conn:
+        for kind, sql in ddl:
+            if kind == "table":
+                conn.execute(sql)
+    return [sql for kind, sql in ddl if kind == "index"]

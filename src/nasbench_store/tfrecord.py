@@ -1,0 +1,91 @@
+"""TFRecord framing: length + masked CRC-32C header, payload, masked CRC-32C of the payload.
+
+Both CRCs are checked on every record. Records are read from a memory map, so memory stays flat
+whatever the file size, and a byte range can be read on its own (one shard per job).
+"""
+from __future__ import annotations
+
+import mmap
+import struct
+from pathlib import Path
+from typing import Iterator
+
+import crc32c
+
+from .errors import RawFormatError
+
+_HEADER = struct.Struct("<QI")
+_FOOTER = struct.Struct("<I")
+HEADER_SIZE = 12
+FOOTER_SIZE = 4
+# Real NB101 records are ~400 bytes; anything past this is a corrupt length, not a record.
+MAX_RECORD = 1 << 24
+
+
+def masked_crc(data: bytes) -> int:
+    """TensorFlow's masked CRC-32C (rotate right by 15, add a constant)."""
+    c = crc32c.crc32c(data)
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def frame(payload: bytes) -> bytes:
+    """One framed record."""
+    length = struct.pack("<Q", len(payload))
+    return length + struct.pack("<I", masked_crc(length)) + payload + struct.pack("<I", masked_crc(payload))
+
+
+def _is_header(buf, pos: int, size: int) -> bool:
+    if pos + HEADER_SIZE > size:
+        return False
+    length, crc = _HEADER.unpack_from(buf, pos)
+    return length <= MAX_RECORD and masked_crc(bytes(buf[pos:pos + 8])) == crc
+
+
+def sync_forward(buf, pos: int, size: int) -> int:
+    """First offset >= pos where a valid record header starts, or `size` if none.
+
+    Used to start a shard at an arbitrary byte; the converter checks afterwards that consecutive
+    shards meet exactly, so a false sync point cannot go unnoticed.
+    """
+    while pos < size and not _is_header(buf, pos, size):
+        pos += 1
+    return pos
+
+
+def iter_records(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """Yield (offset, payload) for records that *start* in [start, stop).
+
+    `start` need not be a record boundary: reading begins at the first valid header at or after it.
+    The last record may extend past `stop`. Raises RawFormatError naming the file and offset on a
+    CRC mismatch or a truncated record.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            stop = size if stop is None else min(stop, size)
+            pos = start if start == 0 else sync_forward(buf, start, stop)
+            yield from _walk(path, buf, pos, stop, size)
+
+
+def _walk(path: Path, buf, pos: int, stop: int, size: int) -> Iterator[tuple[int, bytes]]:
+    unpack_header = _HEADER.unpack_from
+    unpack_footer = _FOOTER.unpack_from
+    while pos < stop:
+        if pos + HEADER_SIZE > size:
+            raise RawFormatError(path, pos, f"truncated record header ({size - pos} bytes left, 12 needed)")
+        length, length_crc = unpack_header(buf, pos)
+        if masked_crc(buf[pos:pos + 8]) != length_crc:
+            raise RawFormatError(path, pos, "CRC mismatch in the record length header")
+        end = pos + HEADER_SIZE + length
+        if end + FOOTER_SIZE > size:
+            raise RawFormatError(path, pos, f"truncated record: {length} payload bytes announced, "
+                                            f"{max(0, size - pos - HEADER_SIZE - FOOTER_SIZE)} present")
+        payload = buf[pos + HEADER_SIZE:end]
+        if masked_crc(payload) != unpack_footer(buf, end)[0]:
+            raise RawFormatError(path, pos, "CRC mismatch in the record payload")
+        yield pos, payload
+        pos = end + FOOTER_SIZE
+
