@@ -149,11 +149,12 @@ def _record(net: dict, rng_seed: int, stem: str, index: int, max_ep: int, rng: r
             loss[-1] = float("nan")
             loss[max_ep // 2] = float("nan")
     its = max_ep * iters_per_epoch
+    size = random.Random(json.dumps(net, sort_keys=True))  # reruns of one net share its size
     return {
         "job_id": f"{stem}-{index}-{rng_seed}",
         "rng_seed": rng_seed,
-        "params": rng.randint(50_000, 5_000_000),
-        "flops": rng.randint(10_000_000, 1_000_000_000),
+        "params": size.randint(50_000, 5_000_000),
+        "flops": size.randint(10_000_000, 1_000_000_000),
         "net": net,
         "optim": {"base_lr": round(10 ** rng.uniform(-2, 0), 3) if lr_wd else 0.1,
                   "wd": round(10 ** rng.uniform(-5, -3), 6) if lr_wd else 0.0005, "max_ep": max_ep},

@@ -1,0 +1,153 @@
+"""Sweep file -> part (one parallel job each), then parts -> NNI's three tables with global ids.
+
+A part is one Parquet file with one row per trial in NNI's order (a reruns file's `top` list, then
+`mid`): the config columns (not yet deduplicated), the trial columns and the three per-epoch curves
+as list columns. `NdsAssembly` walks the parts in NNI's file order, gives identical configs one
+shared id (NNI's get_or_create, across files) and numbers trials and epochs consecutively, so the ids
+depend only on the input, never on how many jobs ran.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..atomic import atomic_path
+from ..errors import RawFormatError
+from .archive import NdsArchive, member_name
+from .constants import SWEEP_FILES, sweep_labels
+from .mapping import Config, Epochs, RecordError, Trial, map_record
+
+_FLOAT = pa.float64()
+_INT = pa.int64()
+_STR = pa.string()
+CONFIG_SCHEMA = pa.schema([
+    ("id", _INT), ("model_family", _STR), ("model_spec", _STR), ("cell_spec", _STR), ("dataset", _STR),
+    ("generator", _STR), ("proposer", _STR), ("base_lr", _FLOAT), ("weight_decay", _FLOAT), ("num_epochs", _INT),
+])
+TRIAL_SCHEMA = pa.schema([("id", _INT), ("config_id", _INT), ("seed", _INT)]
+                         + [(name, _FLOAT) for name in Trial._fields[1:]])
+INTERMEDIATE_SCHEMA = pa.schema([
+    ("id", _INT), ("trial_id", _INT), ("current_epoch", _INT),
+    ("train_loss", _FLOAT), ("train_acc", _FLOAT), ("test_acc", _FLOAT),
+])
+PART_SCHEMA = pa.schema(
+    [CONFIG_SCHEMA.field(name) for name in Config._fields]
+    + [TRIAL_SCHEMA.field(name) for name in Trial._fields]
+    + [(name, pa.list_(_FLOAT)) for name in Epochs._fields]
+)
+BATCH_ROWS = 1024
+_HINT_RECORD = "the record does not have NDS's job-record shape; the download may be damaged or not NDS's data.zip"
+
+
+def convert_sweep(archive: str | Path, sweep: str, part: str | Path) -> int:
+    """Convert one sweep file of `archive` into the Parquet `part`; return the number of trials."""
+    labels = sweep_labels(sweep)
+    sections: dict[str | None, list[pa.RecordBatch]] = {}
+    with NdsArchive(archive) as zf:
+        where = f"{zf.path}!{member_name(sweep)}"
+        rows: list[tuple] = []
+        current = None
+        for record in zf.records(sweep):
+            if record.section != current and rows:
+                sections.setdefault(current, []).append(_batch(rows))
+                rows = []
+            current = record.section
+            try:
+                config, trial, epochs = map_record(record.value, labels)
+            except RecordError as exc:
+                name = f"record {record.index}" if record.section is None else f"record {record.section}[{record.index}]"
+                raise RawFormatError(where, record.offset, f"{name}: {exc}", _HINT_RECORD) from None
+            rows.append(config + trial + epochs)
+            if len(rows) == BATCH_ROWS:
+                sections.setdefault(current, []).append(_batch(rows))
+                rows = []
+        if rows:
+            sections.setdefault(current, []).append(_batch(rows))
+    # NNI processes `top` before `mid` whatever their order in the file.
+    batches = [b for key in (None, "top", "mid") for b in sections.get(key, [])]
+    table = pa.Table.from_batches(batches, PART_SCHEMA)
+    with atomic_path(part) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return table.num_rows
+
+
+def _batch(rows: list[tuple]) -> pa.RecordBatch:
+    columns = list(zip(*rows))
+    return pa.record_batch([pa.array(col, type=f.type) for col, f in zip(columns, PART_SCHEMA)], schema=PART_SCHEMA)
+
+
+class NdsAssembly:
+    """The three NNI tables from the 34 parts, each as a stream of RecordBatches (one part at a time)."""
+
+    def __init__(self, parts: Mapping[str, str | Path]):
+        missing = [s for s in SWEEP_FILES if s not in parts]
+        extra = sorted(set(parts) - set(SWEEP_FILES))
+        if missing or extra:
+            raise ValueError(f"parts must cover exactly the {len(SWEEP_FILES)} sweep files; "
+                             f"missing {missing}, unexpected {extra}")
+        self.parts = [Path(parts[s]) for s in SWEEP_FILES]
+
+    def tables(self) -> dict[str, tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+        """NNI table name -> (schema, batches); each stream re-reads the parts, so memory stays per part."""
+        return {
+            "ndstrialconfig": (CONFIG_SCHEMA, self.configs()),
+            "ndstrialstats": (TRIAL_SCHEMA, self.trials()),
+            "ndsintermediatestats": (INTERMEDIATE_SCHEMA, self.intermediates()),
+        }
+
+    def _config_ids(self) -> Iterator[tuple[pa.Table, np.ndarray, list[tuple]]]:
+        """Per part: its config columns, each row's global config id, and the configs new in it."""
+        ids: dict[tuple, int] = {}
+        for path in self.parts:
+            table = pq.read_table(path, columns=list(Config._fields))
+            keys = zip(*(table.column(name).to_pylist() for name in Config._fields))
+            row_ids = np.empty(table.num_rows, dtype=np.int64)
+            new: list[tuple] = []
+            for row, key in enumerate(keys):
+                config_id = ids.get(key)
+                if config_id is None:
+                    config_id = ids[key] = len(ids) + 1
+                    new.append((config_id,) + key)
+                row_ids[row] = config_id
+            yield table, row_ids, new
+
+    def configs(self) -> Iterator[pa.RecordBatch]:
+        for _, _, new in self._config_ids():
+            if new:
+                columns = list(zip(*new))
+                yield pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, CONFIG_SCHEMA)],
+                                      schema=CONFIG_SCHEMA)
+
+    def trials(self) -> Iterator[pa.RecordBatch]:
+        next_id = 1
+        for path, (_, config_ids, _) in zip(self.parts, self._config_ids()):
+            table = pq.read_table(path, columns=list(Trial._fields))
+            n = table.num_rows
+            if not n:
+                continue
+            ids = pa.array(np.arange(next_id, next_id + n, dtype=np.int64))
+            next_id += n
+            yield pa.record_batch([ids, pa.array(config_ids)] + [table.column(f).combine_chunks()
+                                                                for f in Trial._fields], schema=TRIAL_SCHEMA)
+
+    def intermediates(self) -> Iterator[pa.RecordBatch]:
+        next_trial = next_row = 1
+        for path in self.parts:
+            table = pq.read_table(path, columns=list(Epochs._fields))
+            if not table.num_rows:
+                continue
+            curves = [table.column(f).combine_chunks() for f in Epochs._fields]
+            lengths = curves[0].value_lengths().to_numpy()
+            total = int(lengths.sum())
+            starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+            epoch = np.arange(total, dtype=np.int64) - starts + 1
+            trial = np.repeat(np.arange(next_trial, next_trial + len(lengths), dtype=np.int64), lengths)
+            ids = np.arange(next_row, next_row + total, dtype=np.int64)
+            next_trial += len(lengths)
+            next_row += total
+            yield pa.record_batch([pa.array(ids), pa.array(trial), pa.array(epoch)]
+                                  + [c.flatten() for c in curves], schema=INTERMEDIATE_SCHEMA)
