@@ -17,29 +17,22 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
+from ..tablewriter import ParquetTables, SqliteTables, arrow_schema, table_name
 from .archive import NdsArchive, member_name
 from .constants import SWEEP_FILES, sweep_labels
 from .mapping import Config, Epochs, RecordError, Trial, map_record
+from .schema import MODELS, NdsIntermediateStats, NdsTrialConfig, NdsTrialStats
 
-_FLOAT = pa.float64()
-_INT = pa.int64()
-_STR = pa.string()
-CONFIG_SCHEMA = pa.schema([
-    ("id", _INT), ("model_family", _STR), ("model_spec", _STR), ("cell_spec", _STR), ("dataset", _STR),
-    ("generator", _STR), ("proposer", _STR), ("base_lr", _FLOAT), ("weight_decay", _FLOAT), ("num_epochs", _INT),
-])
-TRIAL_SCHEMA = pa.schema([("id", _INT), ("config_id", _INT), ("seed", _INT)]
-                         + [(name, _FLOAT) for name in Trial._fields[1:]])
-INTERMEDIATE_SCHEMA = pa.schema([
-    ("id", _INT), ("trial_id", _INT), ("current_epoch", _INT),
-    ("train_loss", _FLOAT), ("train_acc", _FLOAT), ("test_acc", _FLOAT),
-])
+CONFIG_SCHEMA = arrow_schema(NdsTrialConfig)
+TRIAL_SCHEMA = arrow_schema(NdsTrialStats)
+INTERMEDIATE_SCHEMA = arrow_schema(NdsIntermediateStats)
 PART_SCHEMA = pa.schema(
     [CONFIG_SCHEMA.field(name) for name in Config._fields]
     + [TRIAL_SCHEMA.field(name) for name in Trial._fields]
-    + [(name, pa.list_(_FLOAT)) for name in Epochs._fields]
+    + [(name, pa.list_(pa.float64())) for name in Epochs._fields]
 )
 BATCH_ROWS = 1024
+OUT_BATCH_ROWS = 1 << 16  # bounds the Python objects a SQLite insert materialises at once
 _HINT_RECORD = "the record does not have NDS's job-record shape; the download may be damaged or not NDS's data.zip"
 
 
@@ -94,9 +87,9 @@ class NdsAssembly:
     def tables(self) -> dict[str, tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
         """NNI table name -> (schema, batches); each stream re-reads the parts, so memory stays per part."""
         return {
-            "ndstrialconfig": (CONFIG_SCHEMA, self.configs()),
-            "ndstrialstats": (TRIAL_SCHEMA, self.trials()),
-            "ndsintermediatestats": (INTERMEDIATE_SCHEMA, self.intermediates()),
+            table_name(NdsTrialConfig): (CONFIG_SCHEMA, self.configs()),
+            table_name(NdsTrialStats): (TRIAL_SCHEMA, self.trials()),
+            table_name(NdsIntermediateStats): (INTERMEDIATE_SCHEMA, self.intermediates()),
         }
 
     def _config_ids(self) -> Iterator[tuple[pa.Table, np.ndarray, list[tuple]]]:
@@ -149,5 +142,20 @@ class NdsAssembly:
             ids = np.arange(next_row, next_row + total, dtype=np.int64)
             next_trial += len(lengths)
             next_row += total
-            yield pa.record_batch([pa.array(ids), pa.array(trial), pa.array(epoch)]
-                                  + [c.flatten() for c in curves], schema=INTERMEDIATE_SCHEMA)
+            batch = pa.record_batch([pa.array(ids), pa.array(trial), pa.array(epoch)]
+                                    + [c.flatten() for c in curves], schema=INTERMEDIATE_SCHEMA)
+            for start in range(0, total, OUT_BATCH_ROWS):
+                yield batch.slice(start, OUT_BATCH_ROWS)
+
+
+def write_store(parts: Mapping[str, str | Path], db_path: str | Path, parquet_dir: str | Path) -> dict[str, int]:
+    """Assemble the parts into nds.db and one Parquet file per table; return the row counts."""
+    counts: dict[str, int] = {}
+    with SqliteTables(db_path, MODELS) as sqlite, ParquetTables(parquet_dir, MODELS) as parquet:
+        for name, (_, batches) in NdsAssembly(parts).tables().items():
+            counts[name] = 0
+            for batch in batches:
+                sqlite.write(name, batch)
+                parquet.write(name, batch)
+                counts[name] += batch.num_rows
+    return counts

@@ -5,10 +5,10 @@ the file name, record index and byte offset.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, NamedTuple
 
+from ..tablewriter import json_text
 from .constants import BLOCK_FAMILIES, SweepLabels
 
 
@@ -50,11 +50,6 @@ class Epochs(NamedTuple):
     test_acc: list
 
 
-def canonical_json(obj: Any) -> str:
-    """The text NNI's JSONField stores: sorted keys, SQLite json()'s minified form."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
 def map_record(record: dict, labels: SweepLabels) -> tuple[Config, Trial, Epochs]:
     net = _get(record, "net", dict)
     optim = _get(record, "optim", dict)
@@ -62,7 +57,7 @@ def map_record(record: dict, labels: SweepLabels) -> tuple[Config, Trial, Epochs
     num_epochs = _get(optim, "max_ep", int, "optim.")
     if num_epochs < 1:
         raise RecordError(f"optim.max_ep is {num_epochs}; expected at least 1")
-    config = Config(family, canonical_json(model_spec), canonical_json(cell_spec), labels.dataset,
+    config = Config(family, json_text(model_spec), json_text(cell_spec), labels.dataset,
                     labels.generator, labels.proposer, _number(optim, "base_lr", "optim."),
                     _number(optim, "wd", "optim."), num_epochs)
     train_err = _curve(record, "train_ep_top1", num_epochs, nan_ok=False)

@@ -1,0 +1,59 @@
+"""`query_nds_trial_stats`: NNI's function and dict shapes, on this project's store.
+
+Differences from NNI, all in the researcher's favour: a model_family, proposer, generator or
+dataset outside the benchmark raises QueryError listing the valid values (when called, not at the
+first `next()`) instead of matching nothing; rows come in id order; intermediates come from one
+query; the store is located through NASBENCHMARK_DIR at call time.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..errors import QueryError
+from ..sqlite_query import TrialTables, normalize_reduction, query_trials
+from ..tablewriter import json_text
+from .constants import DATASETS, GENERATORS, MODEL_FAMILIES, PROPOSERS
+from .schema import DB_FILENAME
+
+TABLES = TrialTables(
+    db_filename=DB_FILENAME,
+    config_table="ndstrialconfig",
+    config_columns=("model_family", "model_spec", "cell_spec", "dataset", "generator", "proposer",
+                    "base_lr", "weight_decay", "num_epochs"),
+    json_columns=frozenset({"model_spec", "cell_spec"}),
+    stats_table="ndstrialstats",
+    stats_columns=("seed", "final_train_acc", "final_train_loss", "final_test_acc", "best_train_acc",
+                   "best_train_loss", "best_test_acc", "parameters", "flops", "iter_time"),
+    intermediate_table="ndsintermediatestats",
+    intermediate_columns=("current_epoch", "train_loss", "train_acc", "test_acc"),
+    not_averaged=frozenset({"seed"}),
+)
+_CHOICES = {"model_family": MODEL_FAMILIES, "proposer": PROPOSERS, "generator": GENERATORS, "dataset": DATASETS}
+
+
+def query_nds_trial_stats(model_family, proposer, generator, model_spec, cell_spec, dataset,
+                          num_epochs=None, reduction=None, include_intermediates=False) -> Iterator[dict]:
+    """Trial stats of NDS models, as NNI's function of the same name returns them.
+
+    Every argument is an equality filter on the config, None meaning any: model_family (nas_cell,
+    residual_bottleneck, residual_basic, vanilla), proposer (amoeba, darts, ..., vanilla),
+    generator (random, fix_w_d, tune_lr_wd), model_spec / cell_spec (dicts, compared as JSON;
+    non-cell families have cell_spec {}), dataset (cifar10, imagenet), num_epochs. reduction:
+    None/'none' or 'mean' (one dict per config, averaged over its runs, `id` and `seed` None, with
+    `num_trials`). include_intermediates: add the per-epoch rows under 'intermediates'.
+    """
+    normalize_reduction(reduction)
+    labels = {"model_family": model_family, "proposer": proposer, "generator": generator, "dataset": dataset}
+    conditions = []
+    for name, value in labels.items():
+        if value is not None:
+            if value not in _CHOICES[name]:
+                valid = ", ".join(repr(v) for v in _CHOICES[name])
+                raise QueryError(f"{name}={value!r} is not in NDS; use one of {valid}, or None for any")
+            conditions.append((f"c.{name} = ?", value))
+    for name, value in (("model_spec", model_spec), ("cell_spec", cell_spec)):
+        if value is not None:
+            conditions.append((f"c.{name} = ?", json_text(value)))
+    if num_epochs is not None:
+        conditions.append(("c.num_epochs = ?", num_epochs))
+    return query_trials(TABLES, conditions, reduction, include_intermediates)
