@@ -54,12 +54,13 @@ def fetch(source: Mapping, dest: str | Path, *, benchmark: str, lock_file: str |
 
     where = locations(source, benchmark)
     failures = []
-    for kind, location in where:
+    for i, (kind, location) in enumerate(where):
         try:
             return _download_one(kind, location, dest, benchmark, check, options)
         except DownloadError as e:
-            log.warning("%s", e)
             failures.append((location, e))
+            if i + 1 < len(where):
+                log.warning("%s; trying the next source", e)
     if len(failures) == 1:
         raise failures[0][1]
     lines = "\n".join(f"  - {loc}: {err}" for loc, err in failures)

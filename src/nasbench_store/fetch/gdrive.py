@@ -22,6 +22,7 @@ from .progress import Progress
 log = logging.getLogger("nasbench_store.fetch")
 
 REFUSED_STATUS = {401, 403, 404, 429}
+GENERIC_REFUSAL = "Cannot retrieve the public link"
 
 
 def browser_url(file_id: str) -> str:
@@ -40,21 +41,28 @@ def download(file_id: str, staging: Path, name: str, options: FetchOptions, prog
     output = staging / name
     attempt = 0
     while True:
+        error: Exception
         try:
             _call_gdown(file_id, output, options, progress)
             return output
         except FileURLRetrievalError as e:
-            raise _refused(file_id, benchmark, _first_line(e)) from e
+            # Drive's own refusal text (quota) is final; gdown's generic "cannot retrieve" also
+            # covers a passing 5xx page, so that one is retried before it becomes advice.
+            if GENERIC_REFUSAL not in str(e) or attempt >= options.retries:
+                _remove_if_empty(staging)
+                raise _refused(file_id, benchmark, _drive_reason(e)) from e
+            error = TransientError(_drive_reason(e))
         except requests.HTTPError as e:
             status = e.response.status_code if e.response is not None else 0
             if status in REFUSED_STATUS:
+                _remove_if_empty(staging)
                 raise _refused(file_id, benchmark, f"HTTP {status}") from e
-            error: Exception = TransientError(f"HTTP {status}")
+            error = TransientError(f"HTTP {status}")
         except GdownDownloadError as e:
             if "byte range" in str(e):
                 # gdown keeps bytes the server will not continue: drop them and start over.
                 _drop_partials(staging, name)
-            error = TransientError(_first_line(e))
+            error = TransientError(_drive_reason(e))
         except NETWORK_ERRORS as e:
             error = TransientError(type(e).__name__)
         finally:
@@ -86,6 +94,12 @@ def _drop_partials(staging: Path, name: str) -> None:
         p.unlink()
 
 
+def _remove_if_empty(staging: Path) -> None:
+    """Tidy up after a refusal, but keep partial bytes: a later run (or day) may continue them."""
+    if not any(staging.iterdir()):
+        staging.rmdir()
+
+
 def _refused(file_id: str, benchmark: str, why: str) -> DriveRefusedError:
     return DriveRefusedError(
         f"Google Drive refused to serve file {file_id} ({why}). This usually means the file's daily "
@@ -95,6 +109,8 @@ def _refused(file_id: str, benchmark: str, why: str) -> DriveRefusedError:
     )
 
 
-def _first_line(e: Exception) -> str:
-    text = " ".join(str(e).split())
-    return text[:300]
+def _drive_reason(e: Exception) -> str:
+    """Drive's (or gdown's) own words, without gdown's advice wrapped around them."""
+    parts = [p for p in str(e).split("\n\n") if p.strip()]
+    core = parts[1] if len(parts) > 1 and parts[0].startswith("Failed to retrieve file url") else str(e)
+    return " ".join(core.split())[:400]
