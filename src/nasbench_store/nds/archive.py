@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator
 
@@ -79,7 +80,7 @@ class NdsArchive:
         except JsonStreamError as exc:
             raise RawFormatError(where, exc.offset, exc.problem,
                                  "the sweep file is not valid JSON; download data.zip again") from None
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise RawFormatError(where, None, f"cannot decompress: {exc}", _HINT_DAMAGED) from None
         except UnicodeDecodeError as exc:
             raise RawFormatError(where, None, f"not UTF-8 text: {exc}", _HINT_DAMAGED) from None

@@ -11,7 +11,7 @@ import json
 import re
 from typing import BinaryIO, Iterator, NamedTuple
 
-CHUNK_CHARS = 1 << 20
+CHUNK_BYTES = 1 << 20
 # A real record is tens of kilobytes; a "record" past this is a malformed file, not data.
 MAX_RECORD_CHARS = 64 << 20
 _WS = re.compile(r"[ \t\n\r]*")
@@ -37,8 +37,9 @@ class Record(NamedTuple):
 class _Text:
     """A sliding window over the decoded stream that tracks byte offsets of positions in it."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, chunk: int):
         self._stream = stream
+        self._chunk = chunk
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self.buf = ""
         self.pos = 0
@@ -50,7 +51,7 @@ class _Text:
         """Append the next chunk, dropping text before `pos`; False at end of input."""
         if self.eof:
             return False
-        data = self._stream.read(CHUNK_CHARS)
+        data = self._stream.read(self._chunk)
         text = self._utf8.decode(data, final=not data)
         self.offset()  # settle the byte offset of pos before dropping what precedes it
         self.buf = self.buf[self.pos:] + text
@@ -98,9 +99,9 @@ class _Text:
             return value
 
 
-def iter_records(stream: BinaryIO) -> Iterator[Record]:
+def iter_records(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[Record]:
     """Yield every record of a sweep file in file order, with its section, index and byte offset."""
-    text = _Text(stream)
+    text = _Text(stream, chunk)
     opener = text.expect("[{", "'[' (a list of records) or '{' (an object with 'top' and 'mid')")
     if opener == "[":
         yield from _array(text, None)

@@ -1,0 +1,45 @@
+# nasbench-store: raw NAS benchmark releases -> verified SQLite + Parquet stores.
+#   snakemake --cores 2                      build every benchmark in config.yaml (target `all`)
+#   snakemake --cores 2 nasbench101          one benchmark
+#   snakemake --cores 2 verify               re-hash and re-check the published store
+from snakemake.utils import min_version, validate
+
+min_version("8.20")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/nasbench101.smk"
+include: "rules/publish.smk"
+
+
+if config.get("demo"):
+
+    include: "rules/demo.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        [published(b) for b in BENCHMARKS],
+
+
+rule nasbench101:
+    input:
+        published("nasbench101"),
+
+
+rule verify:
+    input:
+        [published(b) for b in BENCHMARKS],
+    params:
+        store_dir=STORE_DIR,
+        benchmarks=BENCHMARKS,
+    localrule: True
+    script:
+        "scripts/verify_store.py"

@@ -1,0 +1,35 @@
+# Publish: hash the raw input and the built files, install them into the store atomically, and
+# record them in manifest.json + SHA256SUMS. The store files are installed by the script, not
+# declared as outputs, so readers never see them deleted during a rebuild (see stale_publications).
+
+
+rule raw_digest:
+    input:
+        lambda wc: raw_file(wc.benchmark),
+    output:
+        work("{benchmark}", "raw-digest.json"),
+    params:
+        source=lambda wc: config["sources"][wc.benchmark],
+    log:
+        log("raw_digest_{benchmark}.log"),
+    resources:
+        mem_mb=200,
+        runtime=10,
+    script:
+        "../scripts/raw_digest.py"
+
+
+rule publish:
+    input:
+        raw=work("{benchmark}", "raw-digest.json"),
+        files=lambda wc: list(PUBLISHED_FILES[wc.benchmark].values()),
+    output:
+        published("{benchmark}"),
+    params:
+        store_dir=STORE_DIR,
+        files=lambda wc: PUBLISHED_FILES[wc.benchmark],
+    log:
+        log("publish_{benchmark}.log"),
+    localrule: True
+    script:
+        "../scripts/publish.py"

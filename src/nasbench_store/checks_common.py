@@ -1,0 +1,53 @@
+"""Invariant checks shared by the benchmarks' `checks` modules."""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def count_violations(conn: sqlite3.Connection, rules: dict[str, str]) -> list[str]:
+    """Each rule is a SQL query returning a count of offending rows; report non-zero ones."""
+    problems = []
+    for what, sql in rules.items():
+        n = conn.execute(sql).fetchone()[0]
+        if n:
+            problems.append(f"{n} rows violate: {what}")
+    return problems
+
+
+def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: list[str]) -> list[str]:
+    """Compare per-column sums and null counts of each table in Parquet and in SQLite."""
+    problems = []
+    for table in tables:
+        pf = pq.ParquetFile(parquet_dir / f"{table}.parquet")
+        numeric = [f.name for f in pf.schema_arrow if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+        sums = {c: 0.0 for c in numeric}
+        nulls = {c: 0 for c in numeric}
+        for batch in pf.iter_batches(columns=numeric, batch_size=1 << 20):
+            for c in numeric:
+                col = batch.column(c)
+                sums[c] += (pc.sum(col).as_py() or 0)
+                nulls[c] += col.null_count
+        sel = ", ".join(f'TOTAL("{c}"), SUM("{c}" IS NULL)' for c in numeric)
+        row = conn.execute(f'SELECT {sel} FROM "{table}"').fetchone()
+        for i, c in enumerate(numeric):
+            s, n = row[2 * i], row[2 * i + 1] or 0
+            if n != nulls[c] or abs(s - sums[c]) > 1e-9 * max(1.0, abs(s)):
+                problems.append(f"{table}.{c}: Parquet and SQLite differ (sum {sums[c]!r} vs {s!r}, "
+                                f"nulls {nulls[c]} vs {n})")
+    return problems
+
+
+@contextlib.contextmanager
+def store_db(store_dir: Path, filename: str):
+    with contextlib.closing(open_readonly(store_dir / filename)) as conn:
+        yield conn

@@ -1,0 +1,112 @@
+"""The store's manifest: what was published, from which raw input, and every file's sha256.
+
+`manifest.json` holds one entry per benchmark (files with sha256 and size, table row counts,
+the raw input's name, size and sha256, the project version). `SHA256SUMS` is derived from it in
+sha256sum format, so `sha256sum -c SHA256SUMS` works inside the store directory. Neither holds a
+timestamp: the same raw input gives the same manifest on any machine.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import pyarrow.parquet as pq
+
+from . import __version__
+from .atomic import atomic_path
+
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+FORMAT = 1
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def table_rows(path: str | Path) -> dict[str, int]:
+    """Row count of every table in a SQLite file, or of the one table in a Parquet file."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return {path.stem: pq.ParquetFile(path).metadata.num_rows}
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+
+
+def raw_digest(path: str | Path) -> dict:
+    path = Path(path)
+    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def benchmark_entry(files: Mapping[str, str | Path], raw: Mapping, extra: Mapping | None = None) -> dict:
+    """Manifest entry for one benchmark: `files` maps store-relative names to built files."""
+    entry = {"version": __version__, "raw": dict(raw), "files": {}, "tables": {}}
+    for rel, built in sorted(files.items()):
+        entry["files"][rel] = {"sha256": sha256_file(built), "size": Path(built).stat().st_size}
+        entry["tables"][rel] = table_rows(built)
+    if extra:
+        entry.update(extra)
+    return entry
+
+
+@contextlib.contextmanager
+def store_lock(store_dir: Path) -> Iterator[None]:
+    """Serialise manifest updates of benchmarks published in parallel."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    with open(store_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def read_manifest(store_dir: str | Path) -> dict:
+    path = Path(store_dir) / MANIFEST
+    if not path.exists():
+        return {"format": FORMAT, "benchmarks": {}}
+    return json.loads(path.read_text())
+
+
+def install(built: str | Path, final: str | Path) -> None:
+    """Put a built file at its final name atomically (hard link when possible, else copy)."""
+    final = Path(final)
+    with atomic_path(final) as tmp:
+        try:
+            os.link(built, tmp)
+        except OSError:  # another filesystem: copy
+            shutil.copyfile(built, tmp)
+
+
+def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Path], raw: Mapping,
+            extra: Mapping | None = None) -> dict:
+    """Install a benchmark's built files into the store and record them in the manifest."""
+    store_dir = Path(store_dir)
+    entry = benchmark_entry(files, raw, extra)
+    with store_lock(store_dir):
+        for rel, built in files.items():
+            install(built, store_dir / rel)
+        manifest = read_manifest(store_dir)
+        manifest["format"] = FORMAT
+        manifest["benchmarks"][benchmark] = entry
+        manifest["benchmarks"] = dict(sorted(manifest["benchmarks"].items()))
+        write_manifest(store_dir, manifest)
+    return entry
+
+
+def write_manifest(store_dir: Path, manifest: dict) -> None:
+    with atomic_path(store_dir / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    lines = sorted(f"{info['sha256']}  {rel}\n" for entry in manifest["benchmarks"].values()
+                   for rel, info in entry["files"].items())
+    with atomic_path(store_dir / SUMS) as tmp:
+        tmp.write_text("".join(sorted(lines, key=lambda l: l[66:])))

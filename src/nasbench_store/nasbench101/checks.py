@@ -1,0 +1,57 @@
+"""NAS-Bench-101 store invariants: every cell's graph hash recomputed, value ranges, structure."""
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ..checks_common import count_violations, parquet_matches_sqlite, store_db
+from .graph import arch_to_spec, spec_hash
+from .schema import DB_FILENAME
+
+TABLES = ["nb101trialconfig", "nb101trialstats", "nb101intermediatestats"]
+RULES = {
+    "num_epochs in (4, 12, 36, 108)": "SELECT COUNT(*) FROM nb101trialconfig WHERE num_epochs NOT IN (4,12,36,108)",
+    "num_vertices in 2..7": "SELECT COUNT(*) FROM nb101trialconfig WHERE num_vertices NOT BETWEEN 2 AND 7",
+    "every config has trials": "SELECT COUNT(*) FROM nb101trialconfig c WHERE NOT EXISTS "
+                               "(SELECT 1 FROM nb101trialstats s WHERE s.config_id = c.id)",
+    "trial accuracies in [0, 100]": "SELECT COUNT(*) FROM nb101trialstats WHERE NOT (train_acc BETWEEN 0 AND 100 "
+                                    "AND valid_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100)",
+    "parameters > 0 and training_time >= 0": "SELECT COUNT(*) FROM nb101trialstats WHERE NOT (parameters > 0 "
+                                             "AND training_time >= 0)",
+    "intermediate accuracies in [0, 100], time >= 0": "SELECT COUNT(*) FROM nb101intermediatestats WHERE NOT ("
+        "train_acc BETWEEN 0 AND 100 AND valid_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100 "
+        "AND training_time >= 0)",
+    "two intermediates per trial": "SELECT (SELECT COUNT(*) FROM nb101intermediatestats) - "
+                                   "2 * (SELECT COUNT(*) FROM nb101trialstats)",
+    "intermediates at epochs//2 and epochs": "SELECT COUNT(*) FROM nb101intermediatestats i "
+        "JOIN nb101trialstats s ON i.trial_id = s.id JOIN nb101trialconfig c ON s.config_id = c.id "
+        "WHERE i.current_epoch NOT IN (c.num_epochs / 2, c.num_epochs)",
+}
+
+
+def _rehash(chunk: list[tuple[str, str]]) -> list[str]:
+    bad = []
+    for arch, stored in chunk:
+        matrix, ops = arch_to_spec(json.loads(arch))
+        if spec_hash(matrix, ops) != stored:
+            bad.append(stored)
+    return bad
+
+
+def recompute_hashes(conn) -> list[str]:
+    cells = conn.execute("SELECT DISTINCT arch, hash FROM nb101trialconfig ORDER BY hash").fetchall()
+    size = max(1, len(cells) // 64)
+    chunks = [cells[i:i + size] for i in range(0, len(cells), size)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        bad = [h for part in pool.map(_rehash, chunks) for h in part]
+    return [f"{len(bad)} cells whose stored hash differs from the recomputed one, e.g. {bad[:3]}"] if bad else []
+
+
+def check(store_dir: Path, entry: dict) -> list[str]:
+    with store_db(store_dir, DB_FILENAME) as conn:
+        problems = count_violations(conn, RULES)
+        problems += parquet_matches_sqlite(conn, store_dir / "nasbench101", TABLES)
+        problems += recompute_hashes(conn)
+    return problems

@@ -1,0 +1,253 @@
+"""NAS-Bench-101 conversion: TFRecord byte-range shards -> hash buckets -> NNI's three tables.
+
+`convert_shard` reads the records that start in its byte range (one Snakemake job each), checks
+every record (CRCs, payload, protobuf, recomputed graph hash) and writes a Parquet part whose row
+groups are buckets of module-hash prefixes. `iter_tables` then walks bucket by bucket across all
+parts, so memory holds one bucket at a time, and emits rows in (hash, epochs, file order) with
+ids that depend only on the raw file: NNI's order (the reference cell's 108-epoch config is id 4
+in a sorted full file) whatever the shard count.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..atomic import atomic_path
+from ..errors import RawFormatError
+from ..tablewriter import json_text
+from ..tfrecord import iter_records
+from .graph import check_spec, labels_of, hash_module, parse_adjacency, prune, spec_to_arch
+from .records import RecordError, parse_record
+
+BUCKET_HEX = 1  # buckets keyed by the first hex digit of the module hash
+NUM_BUCKETS = 16 ** BUCKET_HEX
+_META_KEY = b"nasbench_store.shard"
+_FLUSH_ROWS = 1 << 16
+
+RUN_SCHEMA = pa.schema([
+    ("bucket", pa.int8()), ("offset", pa.int64()), ("hash", pa.string()), ("epochs", pa.int64()),
+    ("adjacency", pa.string()), ("operations", pa.string()), ("parameters", pa.int64()),
+    ("halfway_time", pa.float64()), ("halfway_train", pa.float64()),
+    ("halfway_valid", pa.float64()), ("halfway_test", pa.float64()),
+    ("final_time", pa.float64()), ("final_train", pa.float64()),
+    ("final_valid", pa.float64()), ("final_test", pa.float64()),
+])
+
+
+def shard_range(size: int, index: int, count: int) -> tuple[int, int]:
+    """Byte range [start, stop) of shard `index` of `count`; records starting in it belong to it."""
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} is not in 0..{count - 1}")
+    return size * index // count, size * (index + 1) // count
+
+
+def check_cell(module_hash: str, adjacency: str, operations: str) -> None:
+    """Raise RecordError unless the stored cell is canonical (pruned, in the space) and hashes to its key."""
+    try:
+        matrix = parse_adjacency(adjacency)
+    except ValueError as exc:
+        raise RecordError(f"cell {module_hash}: {exc}") from None
+    ops = operations.split(",")
+    if len(ops) != len(matrix):
+        raise RecordError(f"cell {module_hash}: {len(ops)} operations for a {len(matrix)}x{len(matrix)} matrix")
+    try:
+        check_spec(matrix, ops)
+        pruned, _ = prune(matrix, ops)
+    except ValueError as exc:
+        raise RecordError(f"cell {module_hash} is outside the NAS-Bench-101 space: {exc}") from None
+    if len(pruned) != len(matrix):
+        raise RecordError(f"cell {module_hash} has vertices off every input->output path; stored cells are pruned")
+    actual = hash_module(matrix, labels_of(ops))
+    if actual != module_hash:
+        raise RecordError(f"stored hash {module_hash} differs from the recomputed graph hash {actual}")
+
+
+class _Columns:
+    """Column lists for the runs being read, flushed to Arrow every `_FLUSH_ROWS` rows."""
+
+    def __init__(self):
+        self.batches: list[pa.RecordBatch] = []
+        self._reset()
+
+    def _reset(self):
+        self.cols: list[list] = [[] for _ in RUN_SCHEMA]
+
+    def add(self, row: tuple) -> None:
+        for col, value in zip(self.cols, row):
+            col.append(value)
+        if len(self.cols[0]) >= _FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.cols[0]:
+            self.batches.append(pa.record_batch(self.cols, schema=RUN_SCHEMA))
+            self._reset()
+
+    def table(self) -> pa.Table:
+        self.flush()
+        return pa.Table.from_batches(self.batches, schema=RUN_SCHEMA)
+
+
+def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | Path) -> dict:
+    """Read shard `index` of `count` of a NAS-Bench-101 TFRecord file into a bucketed Parquet part."""
+    raw_path = Path(raw_path)
+    size = raw_path.stat().st_size
+    start, stop = shard_range(size, index, count)
+    cols = _Columns()
+    cells: dict[str, tuple[str, str, int]] = {}
+    first = end = None
+    for offset, payload in iter_records(raw_path, start, stop):
+        try:
+            run = parse_record(payload)
+            known = cells.get(run.module_hash)
+            cell = (run.adjacency, run.operations, run.trainable_parameters)
+            if known is None:
+                check_cell(run.module_hash, run.adjacency, run.operations)
+                cells[run.module_hash] = cell
+            elif known != cell:
+                raise RecordError(f"cell {run.module_hash} appears with a different adjacency, operations "
+                                  f"or parameter count than in its earlier records")
+        except RecordError as exc:
+            raise RawFormatError(raw_path, offset, str(exc)) from None
+        if first is None:
+            first = offset
+        end = offset + 16 + len(payload)
+        cols.add((int(run.module_hash[:BUCKET_HEX], 16), offset, run.module_hash, run.epochs,
+                  *cell, *run.halfway, *run.final))
+    table = cols.table()
+    table = table.take(pc.sort_indices(table, [("bucket", "ascending"), ("offset", "ascending")]))
+    info = {"index": index, "count": count, "raw_size": size, "start": first, "end": end,
+            "records": table.num_rows}
+    _write_part(out_path, table, info)
+    return info
+
+
+def _write_part(out_path, table: pa.Table, info: dict) -> None:
+    schema = RUN_SCHEMA.with_metadata({_META_KEY: json.dumps(info, sort_keys=True).encode()})
+    buckets = table.column("bucket").to_numpy()
+    bounds = np.searchsorted(buckets, np.arange(NUM_BUCKETS + 1))
+    with atomic_path(out_path) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="zstd", compression_level=1) as writer:
+            for b in range(NUM_BUCKETS):  # one row group per bucket, empty ones included
+                writer.write_table(table.slice(bounds[b], bounds[b + 1] - bounds[b]).replace_schema_metadata(
+                    schema.metadata), row_group_size=max(1, table.num_rows))
+
+
+def read_shard_info(part: str | Path) -> dict:
+    return json.loads(pq.read_schema(part).metadata[_META_KEY])
+
+
+def check_coverage(raw_path: str | Path, parts: Sequence[str | Path]) -> list[dict]:
+    """Check the parts cover the raw file exactly once, record after record; return their infos."""
+    infos = sorted((read_shard_info(p) for p in parts), key=lambda i: i["index"])
+    size = Path(raw_path).stat().st_size
+    count = len(infos)
+    if [i["index"] for i in infos] != list(range(count)) or any(i["count"] != count for i in infos):
+        raise RawFormatError(raw_path, None, "shard parts are not 0..N-1 of one split",
+                             "delete the work directory and rebuild")
+    pos = 0
+    for info in infos:
+        if info["raw_size"] != size:
+            raise RawFormatError(raw_path, None, f"shard {info['index']} was made from a file of "
+                                 f"{info['raw_size']} bytes, the file has {size}", "rebuild the shards")
+        if info["start"] is None:
+            continue
+        if info["start"] != pos:
+            raise RawFormatError(raw_path, pos, f"shard {info['index']} starts at {info['start']}, "
+                                 f"but the previous record ends at {pos}")
+        pos = info["end"]
+    if pos != size:
+        raise RawFormatError(raw_path, pos, f"{size - pos} trailing bytes after the last record")
+    return infos
+
+
+def _read_bucket(parts: Sequence[str | Path], bucket: int) -> pa.Table:
+    tables = [pq.ParquetFile(p).read_row_group(bucket) for p in parts]
+    table = pa.concat_tables(tables).replace_schema_metadata(None)
+    order = pc.sort_indices(table, [("hash", "ascending"), ("epochs", "ascending"), ("offset", "ascending")])
+    return table.take(order)
+
+
+def _arch_json(adjacency: str, operations: str) -> tuple[str, int]:
+    matrix = parse_adjacency(adjacency)
+    ops = operations.split(",")
+    return json_text(spec_to_arch(matrix, ops)), len(ops)
+
+
+def iter_tables(raw_path: str | Path, parts: Sequence[str | Path]) -> Iterator[tuple[str, pa.Table]]:
+    """Yield (table name, rows) for nb101trialconfig, nb101trialstats and nb101intermediatestats,
+    bucket by bucket, with global ids."""
+    check_coverage(raw_path, parts)
+    next_config = next_trial = 1
+    for bucket in range(NUM_BUCKETS):
+        runs = _read_bucket(parts, bucket)
+        if runs.num_rows == 0:
+            continue
+        _check_cells_agree(raw_path, runs)
+        config, trials, inter = _bucket_tables(runs, next_config, next_trial)
+        next_config += config.num_rows
+        next_trial += trials.num_rows
+        yield "nb101trialconfig", config
+        yield "nb101trialstats", trials
+        yield "nb101intermediatestats", inter
+
+
+def _check_cells_agree(raw_path, runs: pa.Table) -> None:
+    h = runs.column("hash").to_numpy(zero_copy_only=False)
+    same = h[1:] == h[:-1]
+    for name in ("adjacency", "operations", "parameters"):
+        col = runs.column(name).to_numpy(zero_copy_only=False)
+        bad = np.flatnonzero(same & (col[1:] != col[:-1]))
+        if bad.size:
+            off = runs.column("offset")[int(bad[0]) + 1].as_py()
+            raise RawFormatError(raw_path, off, f"cell {h[bad[0]]} has a different {name} than in "
+                                                f"its other records")
+
+
+def _bucket_tables(runs: pa.Table, first_config: int, first_trial: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    n = runs.num_rows
+    h = runs.column("hash").to_numpy(zero_copy_only=False)
+    epochs = runs.column("epochs").to_numpy()
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = (h[1:] != h[:-1]) | (epochs[1:] != epochs[:-1])
+    config_id = np.cumsum(starts) + (first_config - 1)
+    heads = np.flatnonzero(starts)
+    adjacency = runs.column("adjacency").take(heads).to_pylist()
+    operations = runs.column("operations").take(heads).to_pylist()
+    cache: dict[tuple[str, str], tuple[str, int]] = {}
+    archs, vertices = [], []
+    for key in zip(adjacency, operations):
+        if key not in cache:
+            cache[key] = _arch_json(*key)
+        arch, v = cache[key]
+        archs.append(arch)
+        vertices.append(v)
+    config = pa.table({
+        "id": pa.array(config_id[heads], pa.int64()), "arch": pa.array(archs, pa.string()),
+        "num_vertices": pa.array(vertices, pa.int64()), "hash": pa.array(h[heads], pa.string()),
+        "num_epochs": pa.array(epochs[heads], pa.int64()),
+    })
+    trial_id = np.arange(first_trial, first_trial + n, dtype=np.int64)
+    col = lambda name: runs.column(name).to_numpy()
+    trials = pa.table({
+        "id": trial_id, "config_id": config_id.astype(np.int64),
+        "train_acc": col("final_train") * 100, "valid_acc": col("final_valid") * 100,
+        "test_acc": col("final_test") * 100, "parameters": col("parameters") / 1e6,
+        "training_time": col("final_time"),
+    })
+    inter = pa.table({
+        "id": np.arange(2 * first_trial - 1, 2 * (first_trial + n) - 1, dtype=np.int64),
+        "trial_id": np.repeat(trial_id, 2),
+        "current_epoch": np.column_stack([epochs // 2, epochs]).ravel().astype(np.int64),
+        "train_acc": np.column_stack([col("halfway_train"), col("final_train")]).ravel() * 100,
+        "valid_acc": np.column_stack([col("halfway_valid"), col("final_valid")]).ravel() * 100,
+        "test_acc": np.column_stack([col("halfway_test"), col("final_test")]).ravel() * 100,
+        "training_time": np.column_stack([col("halfway_time"), col("final_time")]).ravel(),
+    })
+    return config, trials, inter

@@ -1,0 +1,48 @@
+"""`query_nb101_trial_stats`: NNI's function and dict shapes, on this project's store.
+
+Differences from NNI, all in the researcher's favour: with `isomorphism=True` the cell is pruned
+first (extraneous vertices removed, as nasbench's ModelSpec does), so every equivalent cell finds
+its record; a cell outside the space raises QueryError saying why instead of matching nothing;
+intermediates come from one query; the store is located through NASBENCHMARK_DIR at call time.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..sqlite_query import TrialTables, normalize_reduction, query_trials
+from ..tablewriter import json_text
+from .graph import canonical_hash
+from .schema import DB_FILENAME
+
+TABLES = TrialTables(
+    db_filename=DB_FILENAME,
+    config_table="nb101trialconfig",
+    config_columns=("arch", "num_vertices", "hash", "num_epochs"),
+    json_columns=frozenset({"arch"}),
+    stats_table="nb101trialstats",
+    stats_columns=("train_acc", "valid_acc", "test_acc", "parameters", "training_time"),
+    intermediate_table="nb101intermediatestats",
+    intermediate_columns=("current_epoch", "train_acc", "valid_acc", "test_acc", "training_time"),
+)
+
+
+def query_nb101_trial_stats(arch, num_epochs, isomorphism=True, reduction=None,
+                            include_intermediates=False) -> Iterator[dict]:
+    """Trial stats of NAS-Bench-101 cells, as NNI's function of the same name returns them.
+
+    arch: NNI arch dict ({'op1': ..., 'input1': [0], ...}) or None for every cell.
+    num_epochs: 4, 12, 36, 108 or None. isomorphism: match any equivalent cell (by graph hash,
+    after pruning) rather than this exact vertex order. reduction: None/'none' or 'mean' (one dict
+    per config, averaged over its runs, with `num_trials`). include_intermediates: add each run's
+    halfway and final evaluations under 'intermediates'.
+    """
+    normalize_reduction(reduction)
+    conditions = []
+    if arch is not None:
+        if isomorphism:
+            conditions.append(("c.hash = ?", canonical_hash(arch)))
+        else:
+            conditions.append(("c.arch = ?", json_text(arch)))
+    if num_epochs is not None:
+        conditions.append(("c.num_epochs = ?", num_epochs))
+    return query_trials(TABLES, conditions, reduction, include_intermediates)

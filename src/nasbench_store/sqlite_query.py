@@ -1,0 +1,128 @@
+"""NNI's trial-stats queries over a store, in plain SQL: one module for all three benchmarks.
+
+NNI builds a peewee query per call and fetches intermediates with one more query per trial.
+Here the SQL is prepared once, intermediates come from one query for the whole result, and the
+connection is read-only and reopened when the file was replaced by a rebuild (atomic rename), so
+a reader sees the old store or the new one, never a partial one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from .errors import StoreNotFoundError
+from .models import missing_store_message
+from .paths import default_store_dir
+
+_local = threading.local()
+
+
+def connection(filename: str) -> sqlite3.Connection:
+    """A read-only connection to `<store dir>/<filename>`, cached per thread and file identity."""
+    path = default_store_dir() / filename
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise StoreNotFoundError(missing_store_message(path)) from None
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    cache = _local.__dict__.setdefault("connections", {})
+    cached = cache.get(str(path))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    cache[str(path)] = (key, conn)
+    return conn
+
+
+@dataclass(frozen=True)
+class TrialTables:
+    """Names and column order (NNI's field order) of one benchmark's three tables."""
+    db_filename: str
+    config_table: str
+    config_columns: tuple[str, ...]  # without id
+    json_columns: frozenset[str]
+    stats_table: str
+    stats_columns: tuple[str, ...]  # without id and config_id
+    intermediate_table: str
+    intermediate_columns: tuple[str, ...]  # without id and trial_id
+    not_averaged: frozenset[str] = frozenset()  # stats columns NNI leaves out of 'mean' (e.g. seed)
+
+
+def normalize_reduction(reduction):
+    """NNI's reduction argument: None/'none' or 'mean'; anything else is NNI's ValueError."""
+    if reduction is None or reduction == "none":
+        return None
+    if reduction == "mean":
+        return "mean"
+    raise ValueError("Unsupported reduction: '%s'" % reduction)
+
+
+def query_trials(t: TrialTables, conditions: Sequence[tuple[str, object]], reduction=None,
+                 include_intermediates: bool = False) -> Iterator[dict]:
+    """Yield NNI's `model_to_dict` shapes for trials whose config matches every condition.
+
+    `conditions` are (SQL over alias c for the config table, parameter) pairs; a parameter of
+    None means the fragment takes no parameter. With 'mean', one dict per config: `id` is None,
+    columns in `not_averaged` are None, `num_trials` says how many trials were averaged, and
+    intermediates (if asked) are per-epoch averages over those trials.
+    """
+    reduction = normalize_reduction(reduction)
+    where = " AND ".join(sql for sql, _ in conditions) or "1"
+    params = [p for _, p in conditions if p is not None]
+    config_sel = ", ".join(f'c."{c}"' for c in ("id", *t.config_columns))
+    if reduction == "mean":
+        stats_sel = ", ".join("NULL" if c in t.not_averaged else f'AVG(s."{c}")' for c in t.stats_columns)
+        sql = (f'SELECT NULL, {stats_sel}, COUNT(*), {config_sel} FROM "{t.stats_table}" s '
+               f'JOIN "{t.config_table}" c ON s.config_id = c.id WHERE {where} '
+               f'GROUP BY s.config_id ORDER BY s.config_id')
+    else:
+        stats_sel = ", ".join(f's."{c}"' for c in t.stats_columns)
+        sql = (f'SELECT s.id, {stats_sel}, NULL, {config_sel} FROM "{t.stats_table}" s '
+               f'JOIN "{t.config_table}" c ON s.config_id = c.id WHERE {where} ORDER BY s.id')
+    conn = connection(t.db_filename)
+    rows = conn.execute(sql, params).fetchall()
+    n_stats = len(t.stats_columns)
+    config_keys = ("id", *t.config_columns)
+    json_idx = [i for i, c in enumerate(config_keys) if c in t.json_columns]
+    inter = _intermediates(conn, t, rows, reduction, where, params) if include_intermediates else None
+    for row in rows:
+        config_vals = list(row[n_stats + 2:])
+        for i in json_idx:
+            if config_vals[i] is not None:
+                config_vals[i] = json.loads(config_vals[i])
+        out = {"id": row[0], "config": dict(zip(config_keys, config_vals))}
+        out.update(zip(t.stats_columns, row[1:n_stats + 1]))
+        if reduction == "mean":
+            out["num_trials"] = row[n_stats + 1]
+        if inter is not None:
+            out["intermediates"] = inter.get(row[0] if reduction is None else config_vals[0], [])
+        yield out
+
+
+def _intermediates(conn, t: TrialTables, rows, reduction, where, params) -> dict:
+    """All intermediates of the result in one query, keyed by trial id (or config id for 'mean')."""
+    if not rows:
+        return {}
+    cols = t.intermediate_columns
+    by: dict = {}
+    if reduction is None:
+        sel = ", ".join(f'i."{c}"' for c in cols)
+        ids = [r[0] for r in rows]
+        sql = (f'SELECT i.trial_id, i.id, {sel} FROM "{t.intermediate_table}" i '
+               f'WHERE i.trial_id IN (SELECT value FROM json_each(?)) ORDER BY i.trial_id, i.id')
+        for r in conn.execute(sql, [json.dumps(ids)]):
+            by.setdefault(r[0], []).append(dict(zip(("id", *cols), r[1:])))
+        return by
+    sel = ", ".join(f'i."{c}"' if c == "current_epoch" else f'AVG(i."{c}")' for c in cols)
+    sql = (f'SELECT s.config_id, NULL, {sel} FROM "{t.intermediate_table}" i '
+           f'JOIN "{t.stats_table}" s ON i.trial_id = s.id JOIN "{t.config_table}" c ON s.config_id = c.id '
+           f'WHERE {where} GROUP BY s.config_id, i.current_epoch ORDER BY s.config_id, i.current_epoch')
+    for r in conn.execute(sql, params):
+        by.setdefault(r[0], []).append(dict(zip(("id", *cols), r[1:])))
+    return by

@@ -1,0 +1,66 @@
+"""Prove a store is intact: re-hash every file, re-count every table, re-check each benchmark.
+
+Each benchmark package may provide `checks.check(store_dir, entry) -> list[str]` with its own
+invariants (NB101 recomputes every cell's graph hash); problems are collected, not raised one by
+one, so a single run lists everything that is wrong.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from .manifest import MANIFEST, SUMS, read_manifest, sha256_file, table_rows
+
+
+def verify_store(store_dir: str | Path, benchmarks: list[str] | None = None) -> list[str]:
+    """Return a list of problems (empty when the store is intact)."""
+    store_dir = Path(store_dir)
+    if not (store_dir / MANIFEST).exists():
+        return [f"{store_dir / MANIFEST} is missing: this is not a built store (run snakemake first)"]
+    manifest = read_manifest(store_dir)
+    problems = _check_sums(store_dir, manifest)
+    names = benchmarks or sorted(manifest["benchmarks"])
+    for name in names:
+        entry = manifest["benchmarks"].get(name)
+        if entry is None:
+            problems.append(f"{name}: not in {MANIFEST}; build it first")
+            continue
+        problems += _check_entry(store_dir, name, entry)
+    return problems
+
+
+def _check_sums(store_dir: Path, manifest: dict) -> list[str]:
+    sums = store_dir / SUMS
+    if not sums.exists():
+        return [f"{sums} is missing"]
+    listed = {}
+    for line in sums.read_text().splitlines():
+        digest, _, rel = line.partition("  ")
+        listed[rel] = digest
+    expected = {rel: info["sha256"] for entry in manifest["benchmarks"].values()
+                for rel, info in entry["files"].items()}
+    if listed != expected:
+        return [f"{SUMS} and {MANIFEST} disagree on {sorted(set(listed.items()) ^ set(expected.items()))[:4]}"]
+    return []
+
+
+def _check_entry(store_dir: Path, name: str, entry: dict) -> list[str]:
+    problems = []
+    for rel, info in entry["files"].items():
+        path = store_dir / rel
+        if not path.exists():
+            problems.append(f"{name}: {path} is missing")
+            continue
+        if path.stat().st_size != info["size"] or sha256_file(path) != info["sha256"]:
+            problems.append(f"{name}: {path} does not match its sha256 in {SUMS} (modified or corrupt; rebuild it)")
+            continue
+        rows = table_rows(path)
+        if rows != entry["tables"][rel]:
+            problems.append(f"{name}: {path} has rows {rows}, the manifest says {entry['tables'][rel]}")
+    if problems:
+        return problems
+    try:
+        checks = importlib.import_module(f"nasbench_store.{name}.checks")
+    except ModuleNotFoundError:
+        return problems
+    return [f"{name}: {p}" for p in checks.check(store_dir, entry)]
