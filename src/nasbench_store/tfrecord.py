@@ -41,13 +41,13 @@ def _is_header(buf, pos: int, size: int) -> bool:
     return length <= MAX_RECORD and masked_crc(bytes(buf[pos:pos + 8])) == crc
 
 
-def sync_forward(buf, pos: int, size: int) -> int:
-    """First offset >= pos where a valid record header starts, or `size` if none.
+def sync_forward(buf, pos: int, limit: int, size: int) -> int:
+    """First offset in [pos, limit) where a valid record header starts, or `limit` if none.
 
     Used to start a shard at an arbitrary byte; the converter checks afterwards that consecutive
     shards meet exactly, so a false sync point cannot go unnoticed.
     """
-    while pos < size and not _is_header(buf, pos, size):
+    while pos < limit and not _is_header(buf, pos, size):
         pos += 1
     return pos
 
@@ -66,7 +66,7 @@ def iter_records(path: str | Path, start: int = 0, stop: int | None = None) -> I
             return
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             stop = size if stop is None else min(stop, size)
-            pos = start if start == 0 else sync_forward(buf, start, stop)
+            pos = start if start == 0 else sync_forward(buf, start, stop, size)
             yield from _walk(path, buf, pos, stop, size)
 
 
