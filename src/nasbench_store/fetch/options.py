@@ -7,6 +7,10 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 
 
+# Keys of the config's `download` section that the workflow reads, not the fetcher.
+WORKFLOW_KEYS = ("max_parallel", "lock_file")
+
+
 @dataclass(frozen=True)
 class FetchOptions:
     """Timeouts in seconds; `retries` per location; backoff doubles from `backoff` up to `backoff_max`."""
@@ -17,18 +21,17 @@ class FetchOptions:
     backoff: float = 2.0
     backoff_max: float = 120.0
     progress_interval: float = 30.0
-    chunk_size: int = 1 << 20
+    chunk_size: int = 1 << 16
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> "FetchOptions":
         """Build from the config's `download` mapping; unknown keys are an error, not ignored."""
-        section = dict(section or {})
+        section = {k: v for k, v in (section or {}).items() if k not in WORKFLOW_KEYS}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(section) - known)
         if unknown:
-            raise ConfigError(
-                f"download.{unknown[0]}: unknown download option; valid options are {', '.join(sorted(known))}"
-            )
+            valid = ", ".join(sorted(known | set(WORKFLOW_KEYS)))
+            raise ConfigError(f"download.{unknown[0]}: unknown download option; valid options are {valid}")
         return cls(**section)
 
     def delay(self, attempt: int) -> float:

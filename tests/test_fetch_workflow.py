@@ -1,0 +1,57 @@
+"""The real Snakemake workflow fetching NB101's raw file from a local server, then converting it."""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from httpfaults import Drop, FaultServer
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif("rules/download.smk" not in (REPO / "Snakefile").read_text(),
+                       reason="Snakefile does not include rules/download.smk yet"),
+]
+LOCAL_ONLY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+def nb101_config(url: str, sha256: str) -> dict:
+    return {"benchmarks": ["nasbench101"], "sources": {"nasbench101": {"url": url, "sha256": sha256}},
+            "nasbench101": {"shards": 2}}
+
+
+def test_build_downloads_resumes_verifies_and_converts(workflow, nb101_raw):
+    body = nb101_raw.read_bytes()
+    with FaultServer() as server:
+        url = server.serve("/nasbench/nasbench_full.tfrecord", body, faults=[Drop(len(body) // 2)])
+        wf = workflow(**nb101_config(url, hashlib.sha256(body).hexdigest()))
+        run = wf.run("nasbench101", env=LOCAL_ONLY).check()
+        ranges = [s.range for s in server.requests_for("/nasbench/nasbench_full.tfrecord")]
+    assert "download_nasbench101" in run.output
+    assert ranges[0] is None and ranges[1] is not None and ranges[1].startswith("bytes=")
+    raw_dir = Path(wf.config["raw_dir"])
+    assert sorted(p.name for p in raw_dir.iterdir()) == ["nasbench_full.tfrecord"]
+    assert (raw_dir / "nasbench_full.tfrecord").read_bytes() == body
+    with sqlite3.connect(wf.store / "nasbench101.db") as db:
+        assert db.execute("select count(*) from nb101trialconfig").fetchone()[0] > 0
+    wf.run("verify", env=LOCAL_ONLY).check()
+
+
+def test_wrong_sha256_fails_with_the_message_and_publishes_nothing(workflow, nb101_raw):
+    body = nb101_raw.read_bytes()
+    wrong = "0" * 64
+    with FaultServer() as server:
+        wf = workflow(**nb101_config(server.serve("/nasbench/nasbench_full.tfrecord", body), wrong))
+        run = wf.run("nasbench101", env=LOCAL_ONLY)
+    assert run.returncode != 0
+    actual = hashlib.sha256(body).hexdigest()
+    assert f"nasbench_full.tfrecord from http://127.0.0.1:" in run.output
+    assert f"has sha256 {actual}, but the config expects {wrong}" in run.output
+    assert "sources.nasbench101.sha256" in run.output
+    raw_dir = Path(wf.config["raw_dir"])
+    assert not (raw_dir / "nasbench_full.tfrecord").exists()
+    assert (raw_dir / "nasbench_full.tfrecord.bad").read_bytes() == body
+    assert not (wf.store / "nasbench101.db").exists()
