@@ -4,7 +4,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -112,3 +115,24 @@ def test_terminal_gets_a_tqdm_bar():
     progress.update(1 << 20)
     progress.close()
     assert "nb101: 100%" in stream.getvalue() and "1.00M/1.00M" in stream.getvalue()
+
+
+def test_command_line_fetches_with_merged_configs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(
+        {"raw_dir": "raw", "sources": {"nds": {"url": "http://127.0.0.1:9/nds/data.zip"}}}))
+    with FaultServer() as server:
+        (tmp_path / "mine.yaml").write_text(yaml.safe_dump(
+            {"sources": {"nds": {"url": server.serve("/nds/data.zip", ZIP)}}, "download": {"retries": 0}}))
+        proc = subprocess.run([sys.executable, "-m", "nasbench_store.fetch", "nds", "--config", "config.yaml",
+                               "--config", "mine.yaml"], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "NO_PROXY": "127.0.0.1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "raw/data.zip"
+    assert (tmp_path / "raw" / "data.zip").read_bytes() == ZIP
+    assert "recorded sha256" in proc.stderr
+    assert yaml.safe_load((tmp_path / "sources.lock.yaml").read_text())["nds"]["data.zip"]["sha256"] == ZIP_SHA256
+
+    missing = subprocess.run([sys.executable, "-m", "nasbench_store.fetch", "nasbench201", "--config", "config.yaml"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "error: sources.nasbench201: not in config.yaml" in missing.stderr
