@@ -1,0 +1,110 @@
+"""query_nb101_trial_stats on a store built by the real workflow: NNI's shapes and semantics."""
+import shutil
+
+import pytest
+
+from nasbench_store.errors import QueryError, StoreNotFoundError
+from nasbench_store.nasbench101 import (Nb101IntermediateStats, Nb101TrialConfig, Nb101TrialStats,
+                                        query_nb101_trial_stats)
+
+REF = {"op1": "conv3x3-bn-relu", "op2": "maxpool3x3", "op3": "conv3x3-bn-relu", "op4": "conv3x3-bn-relu",
+       "op5": "conv1x1-bn-relu", "input1": [0], "input2": [1], "input3": [2], "input4": [0],
+       "input5": [0, 3, 4], "input6": [2, 5]}
+# the same cell with vertices 3 and 4 swapped (an isomorphic relabelling)
+REF_SWAPPED = {"op1": "conv3x3-bn-relu", "op2": "maxpool3x3", "op3": "conv3x3-bn-relu", "op4": "conv3x3-bn-relu",
+               "op5": "conv1x1-bn-relu", "input1": [0], "input2": [1], "input3": [0], "input4": [2],
+               "input5": [0, 3, 4], "input6": [2, 5]}
+STATS_KEYS = ["id", "config", "train_acc", "valid_acc", "test_acc", "parameters", "training_time"]
+
+
+@pytest.fixture(autouse=True)
+def store(nb101_store, monkeypatch):
+    monkeypatch.setenv("NASBENCHMARK_DIR", str(nb101_store))
+    return nb101_store
+
+
+def test_nni_dict_shape_and_ids():
+    rows = list(query_nb101_trial_stats(REF, 108))
+    assert [r["id"] for r in rows] == [10, 11, 12]
+    assert list(rows[0]) == STATS_KEYS
+    assert rows[0]["config"] == {"id": 4, "arch": REF, "num_vertices": 7,
+                                 "hash": "00005c142e6f48ac74fdcf73e3439874", "num_epochs": 108}
+    assert list(rows[0]["config"]["arch"]) == sorted(REF)
+    assert all(0 <= r[k] <= 100 for r in rows for k in ("train_acc", "valid_acc", "test_acc"))
+
+
+def test_isomorphism_matches_relabelled_and_unpruned_cells():
+    assert [r["id"] for r in query_nb101_trial_stats(REF_SWAPPED, 108)] == [10, 11, 12]
+    assert list(query_nb101_trial_stats(REF_SWAPPED, 108, isomorphism=False)) == []
+    assert [r["id"] for r in query_nb101_trial_stats(REF, 108, isomorphism=False)] == [10, 11, 12]
+    dangling = dict(REF, op6="maxpool3x3", input6=[0], input7=[2, 5])  # vertex 6 leads nowhere
+    assert [r["id"] for r in query_nb101_trial_stats(dangling, 108)] == [10, 11, 12]
+
+
+def test_wildcards_and_epochs():
+    every = list(query_nb101_trial_stats(None, None))
+    assert len(every) == 92 * 12 and [r["id"] for r in every] == list(range(1, len(every) + 1))
+    assert len(list(query_nb101_trial_stats(REF, None))) == 12
+    assert {r["config"]["num_epochs"] for r in query_nb101_trial_stats(None, 36)} == {36}
+    assert list(query_nb101_trial_stats(REF, 7)) == []
+
+
+def test_intermediates_in_one_go():
+    rows = list(query_nb101_trial_stats(REF, 108, include_intermediates=True))
+    inter = rows[0]["intermediates"]
+    assert [list(i) for i in inter] == [["id", "current_epoch", "train_acc", "valid_acc", "test_acc", "training_time"]] * 2
+    assert [(i["id"], i["current_epoch"]) for i in inter] == [(19, 54), (20, 108)]
+    assert inter[1]["train_acc"] == rows[0]["train_acc"] and inter[1]["training_time"] == rows[0]["training_time"]
+
+
+def test_mean_reduction():
+    runs = list(query_nb101_trial_stats(REF, 108))
+    (mean,) = query_nb101_trial_stats(REF, 108, reduction="mean", include_intermediates=True)
+    assert mean["id"] is None and mean["num_trials"] == 3 and mean["config"]["id"] == 4
+    for key in ("train_acc", "valid_acc", "test_acc", "parameters", "training_time"):
+        assert mean[key] == pytest.approx(sum(r[key] for r in runs) / 3, rel=1e-12)
+    assert [i["current_epoch"] for i in mean["intermediates"]] == [54, 108]
+    assert mean["intermediates"][1]["valid_acc"] == pytest.approx(mean["valid_acc"])
+    assert len(list(query_nb101_trial_stats(None, 108, reduction="mean"))) == 92
+    assert list(query_nb101_trial_stats(REF, 108, reduction="none")) == runs
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="Unsupported reduction: 'max'"):
+        list(query_nb101_trial_stats(REF, 108, reduction="max"))
+    with pytest.raises(QueryError, match="valid ops"):
+        list(query_nb101_trial_stats(dict(REF, op1="conv7x7"), 108))
+    with pytest.raises(QueryError, match="not connected"):
+        list(query_nb101_trial_stats({"op1": "maxpool3x3", "input1": [], "input2": [1]}, 108))
+
+
+def test_missing_store_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASBENCHMARK_DIR", str(tmp_path))
+    with pytest.raises(StoreNotFoundError, match="nasbench101.db does not exist.*snakemake"):
+        list(query_nb101_trial_stats(REF, 108))
+
+
+def test_peewee_models_are_bound_to_the_store():
+    config = Nb101TrialConfig.get(Nb101TrialConfig.hash == "00005c142e6f48ac74fdcf73e3439874",
+                                  Nb101TrialConfig.num_epochs == 108)
+    assert config.id == 4 and config.arch == REF
+    assert [t.id for t in config.trial_stats] == [10, 11, 12]
+    assert [i.current_epoch for i in config.trial_stats[0].intermediates] == [54, 108]
+    assert Nb101TrialStats.select().count() == 92 * 12 and Nb101IntermediateStats.select().count() == 92 * 24
+    # JSON equality the way NNI's JSONField compares it
+    assert Nb101TrialConfig.select().where(Nb101TrialConfig.arch == REF).count() == 4
+
+
+def test_replaced_store_is_picked_up_by_the_next_query(store, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    monkeypatch.setenv("NASBENCHMARK_DIR", str(copy))
+    assert len(list(query_nb101_trial_stats(REF, 108))) == 3
+    # a rebuild renames a new file into place; simulate one that holds no 108-epoch rows
+    import sqlite3
+    new = copy / "new.db"
+    shutil.copy(copy / "nasbench101.db", new)
+    with sqlite3.connect(new) as conn:
+        conn.execute("DELETE FROM nb101trialstats WHERE config_id = 4")
+    new.replace(copy / "nasbench101.db")
+    assert list(query_nb101_trial_stats(REF, 108)) == []
