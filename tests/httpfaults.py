@@ -1,6 +1,6 @@
 """Real HTTP servers on 127.0.0.1 for download tests: scripted faults, and a Google Drive stand-in.
 
-`FaultServer` serves byte bodies with HTTP Range support; each GET of a path consumes the next
+`FaultServer` serves byte bodies with HTTP Range (and If-Range on its ETag) support; each GET of a path consumes the next
 scripted fault (a status, a connection dropped mid-body, a stall). `DriveStandIn` also answers
 `CONNECT` as an HTTPS proxy and terminates TLS for the Drive host names with a certificate from a
 throw-away CA, so gdown, talking to the real https://drive.google.com URLs, reaches it through
@@ -8,6 +8,7 @@ HTTPS_PROXY + REQUESTS_CA_BUNDLE exactly as a client behind a corporate proxy wo
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import sys
 import re
@@ -50,6 +51,10 @@ class Served:
     faults: deque = field(default_factory=deque)
     headers: dict = field(default_factory=dict)
 
+    @property
+    def etag(self) -> str:
+        return '"%s"' % hashlib.sha256(self.body).hexdigest()[:16]
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -57,6 +62,7 @@ class Seen:
     host: str
     path: str
     range: str | None
+    if_range: str | None = None
 
 
 class FaultServer:
@@ -123,8 +129,9 @@ def send_body(h: "_Handler", served: Served, fault, stopping: threading.Event) -
     start = 0
     m = re.fullmatch(r"bytes=(\d+)-", h.headers.get("Range") or "")
     status = 200
-    extra = dict(served.headers)
-    if m and served.ranges:
+    extra = {**served.headers, "ETag": served.etag}
+    if_range = h.headers.get("If-Range")
+    if m and served.ranges and (if_range is None or if_range == served.etag):
         start = int(m[1])
         if start >= total:
             return h.reply(416, b"", {"Content-Range": f"bytes */{total}"})
@@ -157,7 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self.owner.seen.append(Seen("GET", self.headers.get("Host", ""), self.path, self.headers.get("Range")))
+        self.owner.seen.append(Seen("GET", self.headers.get("Host", ""), self.path, self.headers.get("Range"),
+                                    self.headers.get("If-Range")))
         try:
             self.owner.route(self)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):

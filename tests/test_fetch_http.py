@@ -53,6 +53,8 @@ def test_dropped_connection_resumes_with_range(server, tmp_path):
     assert first.range is None
     assert second.range is not None and second.range.startswith("bytes=")
     assert 0 < int(second.range[6:-1]) <= 50_000
+    assert second.if_range == server.files["/nb101.tfrecord"].etag
+    assert not (tmp_path / "raw" / "nasbench_full.tfrecord.part.validator").exists()
 
 
 def test_range_ignored_restarts_cleanly(server, tmp_path, caplog):
@@ -61,7 +63,7 @@ def test_range_ignored_restarts_cleanly(server, tmp_path, caplog):
         out = get({"url": url, "sha256": SHA256}, tmp_path)
     assert out.read_bytes() == BODY
     assert server.requests_for("/nb101.tfrecord")[1].range is not None
-    assert "ignored the Range request; restarting" in caplog.text
+    assert "server sent the whole file instead of resuming" in caplog.text
 
 
 def test_earlier_part_file_is_continued(server, tmp_path):
@@ -72,6 +74,23 @@ def test_earlier_part_file_is_continued(server, tmp_path):
     get({"url": url, "sha256": SHA256}, tmp_path)
     assert [s.range for s in server.requests_for("/nb101.tfrecord")] == ["bytes=12345-"]
     assert not part.exists()
+
+
+def test_part_of_an_older_upstream_file_is_not_spliced(server, tmp_path, caplog):
+    old = BODY[:-1] + b"\x00"
+    server.serve("/nb101.tfrecord", old)
+    old_etag = server.files["/nb101.tfrecord"].etag
+    url = server.serve("/nb101.tfrecord", BODY)  # upstream replaced the file since
+    part = tmp_path / "raw" / "nasbench_full.tfrecord.part"
+    part.parent.mkdir()
+    part.write_bytes(old[:120_000])
+    part.with_name(part.name + ".validator").write_text(old_etag)
+    with caplog.at_level(logging.WARNING, logger="nasbench_store.fetch"):
+        out = get({"url": url, "sha256": SHA256}, tmp_path)
+    assert out.read_bytes() == BODY
+    (request,) = server.requests_for("/nb101.tfrecord")
+    assert (request.range, request.if_range) == ("bytes=120000-", old_etag)
+    assert "restarting nasbench_full.tfrecord.part from byte 0" in caplog.text
 
 
 def test_complete_part_file_answered_416_is_verified_and_published(server, tmp_path):

@@ -1,4 +1,8 @@
-"""Resumable HTTP(S) download into a `.part` file: Range when the server honours it, restart when not."""
+"""Resumable HTTP(S) download into a `.part` file: Range when the server honours it, restart when not.
+
+The ETag (or Last-Modified) of the first response is kept in `<part>.validator` and sent as
+If-Range on resume, so bytes of a file that changed upstream are never spliced onto older ones.
+"""
 from __future__ import annotations
 
 import logging
@@ -29,6 +33,7 @@ def download(url: str, part: Path, options: FetchOptions, progress: Progress) ->
         while True:
             try:
                 _transfer(session, url, part, options, progress)
+                _validator_file(part).unlink(missing_ok=True)
                 return
             except TransientError as e:
                 attempt += 1
@@ -49,6 +54,10 @@ def _transfer(session: requests.Session, url: str, part: Path, options: FetchOpt
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        validator = _validator_file(part)
+        if validator.exists():
+            # If the remote file changed since these bytes came, the server sends all of it (200).
+            headers["If-Range"] = validator.read_text()
     try:
         response = session.get(url, headers=headers, stream=True,
                                timeout=(options.connect_timeout, options.read_timeout))
@@ -59,6 +68,8 @@ def _transfer(session: requests.Session, url: str, part: Path, options: FetchOpt
         if total is not None and total == offset and mode == "ab":
             return
         start = offset if mode == "ab" else 0
+        if mode == "wb":
+            _remember_validator(response, part)
         progress.start(total, start)
         written = start
         try:
@@ -83,7 +94,8 @@ def _plan(response: requests.Response, url: str, part: Path, offset: int) -> tup
         return total, "ab"
     if status == 200:
         if offset:
-            log.warning("%s: server ignored the Range request; restarting %s from byte 0", url, part.name)
+            log.warning("%s: server sent the whole file instead of resuming at byte %d (it ignores Range, or "
+                        "the file changed upstream); restarting %s from byte 0", url, offset, part.name)
         length = response.headers.get("Content-Length")
         return (int(length) if length and length.isdigit() else None), "wb"
     if status == 416 and offset:
@@ -109,7 +121,22 @@ def _content_range(response: requests.Response, part: Path) -> tuple[int | None,
 def _restart(part: Path, why: str) -> TransientError:
     """Drop the partial bytes: the server cannot continue them, so the next attempt starts at 0."""
     part.unlink(missing_ok=True)
+    _validator_file(part).unlink(missing_ok=True)
     return TransientError(f"{why}; restarting from byte 0")
+
+
+def _validator_file(part: Path) -> Path:
+    return part.with_name(part.name + ".validator")
+
+
+def _remember_validator(response: requests.Response, part: Path) -> None:
+    """Keep the strong ETag (else Last-Modified) of the bytes in `part`, for If-Range on resume."""
+    etag = response.headers.get("ETag")
+    value = etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
+    if value:
+        _validator_file(part).write_text(value)
+    else:
+        _validator_file(part).unlink(missing_ok=True)
 
 
 def _describe(e: Exception) -> str:
