@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nasbench_store.errors import RawFormatError
+from nasbench_store.nds.checks import check
 from nasbench_store.nds.constants import SWEEP_FILES, sweep_labels
 from nasbench_store.nds.convert import convert_sweep, write_store
 from nasbench_store.nds.fixtures import write_nds_zip, write_zip
@@ -228,3 +229,15 @@ def test_bad_record_names_file_and_index_and_writes_nothing(tmp_path):
 def test_missing_part_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"missing \['Amoeba\.json'"):
         write_store({s: tmp_path / s for s in SWEEP_FILES[1:]}, tmp_path / "nds.db", tmp_path / "nds")
+
+
+def test_checks_pass_on_a_built_store_and_catch_tampering(tmp_path):
+    out, _ = build(tmp_path, hand_archive(tmp_path / "data.zip"))
+    assert check(out, {}) == []
+    with sqlite3.connect(out / "nds.db") as conn:
+        conn.execute("UPDATE ndstrialstats SET best_test_acc = best_test_acc - 1 WHERE id = 3")
+        conn.execute("DELETE FROM ndsintermediatestats WHERE id = 30")
+    problems = check(out, {})
+    assert any("best values = the best epoch's" in p for p in problems)
+    assert any("1 rows violate: one intermediate per epoch" in p for p in problems)
+    assert any("ndstrialstats.best_test_acc: Parquet and SQLite differ" in p for p in problems)

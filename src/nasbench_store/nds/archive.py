@@ -63,6 +63,9 @@ class NdsArchive:
                                  f"expected all {len(SWEEP_FILES)} files under {ARCHIVE_DIR}/; "
                                  "the download is incomplete or not NDS's data.zip")
 
+    def member_size(self, sweep: str) -> int:
+        return self._members[member_name(sweep)].file_size
+
     def open_sweep(self, sweep: str) -> BinaryIO:
         name = member_name(sweep)
         info = self._members.get(name)
@@ -84,6 +87,13 @@ class NdsArchive:
             raise RawFormatError(where, None, f"cannot decompress: {exc}", _HINT_DAMAGED) from None
         except UnicodeDecodeError as exc:
             raise RawFormatError(where, None, f"not UTF-8 text: {exc}", _HINT_DAMAGED) from None
+
+
+def check_archive(path: str | Path) -> dict[str, int]:
+    """Check the whole archive once (safety, all 34 sweep files); return each sweep's JSON size."""
+    with NdsArchive(path) as zf:
+        zf.require_all()
+        return {sweep: zf.member_size(sweep) for sweep in SWEEP_FILES}
 
 
 def check_members(path: Path, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:

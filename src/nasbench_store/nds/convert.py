@@ -8,8 +8,9 @@ depend only on the input, never on how many jobs ran.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -148,14 +149,25 @@ class NdsAssembly:
                 yield batch.slice(start, OUT_BATCH_ROWS)
 
 
-def write_store(parts: Mapping[str, str | Path], db_path: str | Path, parquet_dir: str | Path) -> dict[str, int]:
-    """Assemble the parts into nds.db and one Parquet file per table; return the row counts."""
-    counts: dict[str, int] = {}
-    with SqliteTables(db_path, MODELS) as sqlite, ParquetTables(parquet_dir, MODELS) as parquet:
+def parts_by_sweep(paths: Iterable[str | Path]) -> dict[str, Path]:
+    """{sweep file: part} for parts named `<sweep file>.parquet` (as the workflow names them)."""
+    return {Path(p).name[:-len(".parquet")]: Path(p) for p in paths}
+
+
+def write_store(parts: Mapping[str, str | Path], db_path: str | Path | None = None,
+                parquet_dir: str | Path | None = None) -> dict[str, int]:
+    """Assemble the parts into nds.db and/or one Parquet file per table; return the row counts."""
+    with ExitStack() as stack:
+        writers = [stack.enter_context(w) for w in (
+            SqliteTables(db_path, MODELS) if db_path else None,
+            ParquetTables(parquet_dir, MODELS) if parquet_dir else None) if w is not None]
+        if not writers:
+            raise ValueError("write_store needs db_path, parquet_dir or both")
+        counts: dict[str, int] = {}
         for name, (_, batches) in NdsAssembly(parts).tables().items():
             counts[name] = 0
             for batch in batches:
-                sqlite.write(name, batch)
-                parquet.write(name, batch)
+                for writer in writers:
+                    writer.write(name, batch)
                 counts[name] += batch.num_rows
     return counts

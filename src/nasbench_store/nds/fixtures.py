@@ -11,7 +11,7 @@ import json
 import random
 import zipfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from .constants import ARCHIVE_DIR, SWEEP_FILES
 
@@ -35,16 +35,16 @@ ANYNET_BLOCKS = {
 RERUNS_PER_ARCH = 3
 
 
-def write_nds_zip(path: str | Path, records_per_file: int = 4, max_ep: int = 3, seed: int = 0,
+def write_nds_zip(path: str | Path, records_per_file: int | Mapping[str, int] = 4, max_ep: int = 3, seed: int = 0,
                   sweeps: Iterable[str] = SWEEP_FILES, iters_per_epoch: int = 1, nan_every: int = 3,
                   compresslevel: int | None = None) -> Path:
-    """Write a synthetic data.zip with `records_per_file` records in each named sweep file.
+    """Write a synthetic data.zip with `records_per_file` records (or {sweep: count}) in each named sweep.
 
     Every `nan_every`-th record has NaN losses (every 2nd of those diverges to all-NaN).
     """
     path = Path(path)
-    files = {sweep: sweep_data(sweep, records_per_file, max_ep, seed, iters_per_epoch, nan_every)
-             for sweep in sweeps}
+    counts = records_per_file if isinstance(records_per_file, Mapping) else dict.fromkeys(sweeps, records_per_file)
+    files = {sweep: sweep_data(sweep, counts[sweep], max_ep, seed, iters_per_epoch, nan_every) for sweep in sweeps}
     return write_zip(path, files, compresslevel)
 
 
@@ -84,17 +84,20 @@ def sweep_data(sweep: str, n: int, max_ep: int, seed: int, iters_per_epoch: int 
     arch_rng = random.Random(f"{seed}:{family}:rng" if "_rng" in stem else f"{seed}:{stem}")
     curve_rng = random.Random(f"{seed}:{stem}:curves")
     rng_seed = int(stem[-1]) if "_rng" in stem else 1
+    # Per-iteration logs are carried but never converted: a small pool keeps big files quick to make.
+    its = max_ep * iters_per_epoch
+    it_pool = [(_decay(curve_rng, 2.3, 0.1, its), _decay(curve_rng, 90.0, 5.0, its)) for _ in range(4)]
     if stem.endswith("_reruns"):
         archs = [_net(family, arch_rng, stem) for _ in range(max(1, -(-n // RERUNS_PER_ARCH)))]
         jobs = [(archs[i // RERUNS_PER_ARCH], i % RERUNS_PER_ARCH + 1) for i in range(n)]
         half = (len(jobs) + 1) // 2
         def section(part):
-            return (_record(net, s, stem, i, max_ep, curve_rng, iters_per_epoch, nan_every)
+            return (_record(net, s, stem, i, max_ep, curve_rng, it_pool, nan_every)
                     for i, (net, s) in part)
         return {"top": _Lazy(section(list(enumerate(jobs))[:half]), half),
                 "mid": _Lazy(section(list(enumerate(jobs))[half:]), len(jobs) - half)}
-    records = (_record(_net(family, arch_rng, stem), rng_seed, stem, i, max_ep, curve_rng,
-                       iters_per_epoch, nan_every) for i in range(n))
+    records = (_record(_net(family, arch_rng, stem), rng_seed, stem, i, max_ep, curve_rng, it_pool, nan_every)
+               for i in range(n))
     return _Lazy(records, n)
 
 
@@ -136,7 +139,7 @@ def _net(family: str, rng: random.Random, stem: str) -> dict:
 
 
 def _record(net: dict, rng_seed: int, stem: str, index: int, max_ep: int, rng: random.Random,
-            iters_per_epoch: int, nan_every: int) -> dict:
+            it_pool: list, nan_every: int) -> dict:
     lr_wd = "lr-wd" in stem
     final_err = rng.uniform(4.0, 30.0) if "_in" not in stem else rng.uniform(25.0, 60.0)
     train_err = _decay(rng, 90.0, final_err * 0.5, max_ep)
@@ -148,7 +151,7 @@ def _record(net: dict, rng_seed: int, stem: str, index: int, max_ep: int, rng: r
         else:
             loss[-1] = float("nan")
             loss[max_ep // 2] = float("nan")
-    its = max_ep * iters_per_epoch
+    it_loss, it_top1 = it_pool[index % len(it_pool)]
     size = random.Random(json.dumps(net, sort_keys=True))  # reruns of one net share its size
     return {
         "job_id": f"{stem}-{index}-{rng_seed}",
@@ -166,8 +169,8 @@ def _record(net: dict, rng_seed: int, stem: str, index: int, max_ep: int, rng: r
         "train_ep_top1": train_err,
         "test_ep_top1": test_err,
         "train_ep_loss": loss,
-        "train_it_loss": _decay(rng, 2.3, 0.1, its),
-        "train_it_top1": _decay(rng, 90.0, final_err * 0.5, its),
+        "train_it_loss": it_loss,
+        "train_it_top1": it_top1,
     }
 
 

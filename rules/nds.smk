@@ -1,0 +1,83 @@
+# NDS: data.zip -> archive check -> one part per sweep file (parallel) -> SQLite and Parquet (in parallel) -> publish.
+import re
+
+from nasbench_store.nds.constants import SWEEP_FILES
+
+NDS_PARTS = [work("nds", "parts", f"{s}.parquet") for s in SWEEP_FILES]
+NDS_TABLES = ["ndstrialconfig", "ndstrialstats", "ndsintermediatestats"]
+
+PUBLISHED_FILES["nds"] = {
+    "nds.db": work("nds", "nds.db"),
+    **{f"nds/{t}.parquet": work("nds", "parquet", f"{t}.parquet") for t in NDS_TABLES},
+}
+
+
+rule nds_check_archive:
+    input:
+        raw=raw_file("nds"),
+    output:
+        work("nds", "archive-check.json"),
+    log:
+        log("nds_check_archive.log"),
+    resources:
+        mem_mb=200,
+        runtime=5,
+    script:
+        "../scripts/nds_check_archive.py"
+
+
+rule nds_part:
+    input:
+        raw=raw_file("nds"),
+        checked=work("nds", "archive-check.json"),
+    output:
+        temp(work("nds", "parts", "{sweep}.parquet")),
+    wildcard_constraints:
+        sweep="|".join(re.escape(s) for s in SWEEP_FILES),
+    log:
+        log("nds_part_{sweep}.log"),
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    script:
+        "../scripts/nds_part.py"
+
+
+rule nds_sqlite:
+    input:
+        parts=NDS_PARTS,
+    output:
+        work("nds", "nds.db"),
+    log:
+        log("nds_sqlite.log"),
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../scripts/nds_tables.py"
+
+
+rule nds_parquet:
+    input:
+        parts=NDS_PARTS,
+    output:
+        [work("nds", "parquet", f"{t}.parquet") for t in NDS_TABLES],
+    log:
+        log("nds_parquet.log"),
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../scripts/nds_tables.py"
+
+
+if config.get("demo"):
+
+    rule demo_nds_raw:
+        output:
+            "demo/raw/data.zip",
+        log:
+            log("demo_nds_raw.log"),
+        localrule: True
+        script:
+            "../scripts/nds_demo_raw.py"

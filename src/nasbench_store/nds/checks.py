@@ -1,0 +1,53 @@
+"""NDS store invariants for `verify`: labels, value ranges, and final/best values recomputed from
+the per-epoch rows (the same data, stored twice, must agree)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checks_common import count_violations, parquet_matches_sqlite, store_db
+from .constants import DATASETS, GENERATORS, MODEL_FAMILIES, PROPOSERS
+from .schema import DB_FILENAME
+
+TABLES = ["ndstrialconfig", "ndstrialstats", "ndsintermediatestats"]
+
+
+def _among(values) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+RULES = {
+    "labels are NDS's": f"SELECT COUNT(*) FROM ndstrialconfig WHERE model_family NOT IN {_among(MODEL_FAMILIES)} "
+                        f"OR dataset NOT IN {_among(DATASETS)} OR generator NOT IN {_among(GENERATORS)} "
+                        f"OR proposer NOT IN {_among(PROPOSERS)}",
+    "specs are JSON objects, cell_spec {} outside nas_cell": "SELECT COUNT(*) FROM ndstrialconfig WHERE NOT ("
+        "json_type(model_spec) = 'object' AND json_type(cell_spec) = 'object' "
+        "AND (model_family = 'nas_cell') = (cell_spec != '{}'))",
+    "configs are unique (NNI's get_or_create)": "SELECT COUNT(*) FROM (SELECT 1 FROM ndstrialconfig GROUP BY "
+        "model_family, model_spec, cell_spec, dataset, generator, proposer, base_lr, weight_decay, num_epochs "
+        "HAVING COUNT(*) > 1)",
+    "every config has trials": "SELECT COUNT(*) FROM ndstrialconfig c WHERE NOT EXISTS "
+                               "(SELECT 1 FROM ndstrialstats s WHERE s.config_id = c.id)",
+    "accuracies in [0, 100], sizes > 0": "SELECT COUNT(*) FROM ndstrialstats WHERE NOT ("
+        "final_train_acc BETWEEN 0 AND 100 AND final_test_acc BETWEEN 0 AND 100 AND best_train_acc BETWEEN 0 AND 100 "
+        "AND best_test_acc BETWEEN 0 AND 100 AND parameters > 0 AND flops > 0 AND iter_time >= 0)",
+    "one intermediate per epoch": "SELECT (SELECT COUNT(*) FROM ndsintermediatestats) - (SELECT SUM(c.num_epochs) "
+        "FROM ndstrialstats s JOIN ndstrialconfig c ON s.config_id = c.id)",
+    "final values = the last epoch's": "SELECT (SELECT COUNT(*) FROM ndstrialstats) - COUNT(*) FROM ndstrialstats s "
+        "JOIN ndstrialconfig c ON s.config_id = c.id JOIN ndsintermediatestats i ON i.trial_id = s.id "
+        "AND i.current_epoch = c.num_epochs WHERE i.train_acc = s.final_train_acc AND i.test_acc = s.final_test_acc "
+        "AND i.train_loss IS s.final_train_loss",
+    "best values = the best epoch's": "SELECT COUNT(*) FROM (SELECT s.best_train_acc, s.best_test_acc, "
+        "s.best_train_loss, MAX(i.train_acc) AS tr, MAX(i.test_acc) AS te, MIN(i.train_loss) AS lo, "
+        "MIN(i.current_epoch) AS first, MAX(i.current_epoch) AS last, COUNT(*) AS n, "
+        "COUNT(DISTINCT i.current_epoch) AS epochs "
+        "FROM ndstrialstats s JOIN ndsintermediatestats i ON i.trial_id = s.id GROUP BY s.id) "
+        "WHERE NOT (best_train_acc = tr AND best_test_acc = te AND best_train_loss IS lo "
+        "AND first = 1 AND last = n AND epochs = n)",
+}
+
+
+def check(store_dir: Path, entry: dict) -> list[str]:
+    with store_db(store_dir, DB_FILENAME) as conn:
+        problems = count_violations(conn, RULES)
+        problems += parquet_matches_sqlite(conn, store_dir / "nds", TABLES)
+    return problems
