@@ -233,8 +233,9 @@ class DriveStandIn(FaultServer):
     def proxy(self) -> str:
         return self.base
 
-    def add(self, file_id: str, body: bytes, name: str, *, mode: str = "confirm", faults=()) -> None:
-        served = Served(body, True, deque(faults), {"Content-Disposition": f'attachment; filename="{name}"'})
+    def add(self, file_id: str, body: bytes, name: str, *, mode: str = "confirm", ranges: bool = True,
+            faults=()) -> None:
+        served = Served(body, ranges, deque(faults), {"Content-Disposition": f'attachment; filename="{name}"'})
         self.drive[file_id] = DriveFile(served, name, mode)
 
     def route(self, h: _Handler) -> None:

@@ -53,6 +53,13 @@ def test_dropped_transfer_resumes_with_range(drive, tmp_path):
     assert ranges == ["bytes=1048576-"]
 
 
+def test_range_ignored_restarts_cleanly(drive, tmp_path):
+    drive.add(FILE_ID, PTH, NAME, ranges=False, faults=[Drop(1_100_000)])
+    assert get(tmp_path, md5=MD5).read_bytes() == PTH
+    # gdown refuses to splice a 200 onto its partial file; we drop the partial and start over.
+    assert [s.range is not None for s in drive.file_requests()][-2:] == [True, False]
+
+
 def test_server_error_is_retried(drive, tmp_path):
     drive.add(FILE_ID, PTH, NAME, faults=[Status(500)])
     assert get(tmp_path, md5=MD5).read_bytes() == PTH
@@ -81,5 +88,5 @@ def test_wrong_md5_keeps_bytes_aside(drive, tmp_path):
         get(tmp_path, md5="0" * 32)
     msg = str(e.value)
     assert NAME in msg and MD5 in msg and "0" * 32 in msg and "sources.nasbench201.md5" in msg
-    assert not (tmp_path / "raw" / NAME).exists()
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [f"{NAME}.bad"]
     assert (tmp_path / "raw" / f"{NAME}.bad").read_bytes() == PTH

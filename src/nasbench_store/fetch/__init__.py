@@ -20,8 +20,7 @@ from .options import FetchOptions
 from .progress import Progress
 from .verify import expected_digests, file_digests, first_mismatch
 
-__all__ = ["fetch", "FetchOptions", "DownloadError", "DigestMismatchError", "DriveRefusedError",
-           "TransientError", "locations"]
+__all__ = ["fetch", "FetchOptions", "DownloadError", "DigestMismatchError", "DriveRefusedError", "TransientError"]
 
 log = logging.getLogger("nasbench_store.fetch")
 
@@ -96,14 +95,16 @@ def _download_one(kind: str, location: str, dest: Path, benchmark: str, check: "
     else:
         staging = dest.with_name(dest.name + ".gdrive")
         candidate = gdrive.download(location, staging, dest.name, options, progress, benchmark)
-    problem = check(candidate, origin=origin)
-    if problem is not None:
-        os.replace(candidate, _bad(dest))
-        raise DigestMismatchError(f"{problem}. The downloaded bytes were kept in {_bad(dest)}. "
-                                  f"{check.advice(_bad(dest).name)}")
-    os.replace(candidate, dest)
-    if kind == "gdrive":
-        shutil.rmtree(candidate.parent, ignore_errors=True)
+    try:
+        problem = check(candidate, origin=origin)
+        if problem is not None:
+            os.replace(candidate, _bad(dest))
+            raise DigestMismatchError(f"{problem}. The downloaded bytes were kept in {_bad(dest)}. "
+                                      f"{check.advice(_bad(dest).name)}")
+        os.replace(candidate, dest)
+    finally:
+        if kind == "gdrive":  # the complete file has left gdown's staging directory either way
+            shutil.rmtree(candidate.parent, ignore_errors=True)
     log.info("%s: verified and published", dest)
     return dest
 

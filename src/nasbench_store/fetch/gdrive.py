@@ -62,7 +62,7 @@ def download(file_id: str, staging: Path, name: str, options: FetchOptions, prog
             if "byte range" in str(e):
                 # gdown keeps bytes the server will not continue: drop them and start over.
                 _drop_partials(staging, name)
-            error = TransientError(_drive_reason(e))
+            error = TransientError(str(e).split("\n")[0])  # gdown's first line; the rest is CLI advice
         except NETWORK_ERRORS as e:
             error = TransientError(type(e).__name__)
         finally:
