@@ -69,11 +69,11 @@ def normalize_arch(arch) -> dict[str, str]:
                          f"not {type(arch).__name__}")
     if set(arch) != set(EDGES):
         raise QueryError(f"arch keys {sorted(arch)} are not NAS-Bench-201's edges {', '.join(EDGES)}")
-    bad = {k: v for k, v in arch.items() if v not in PRIMITIVES}
+    bad = {k: v for k, v in arch.items() if v not in PRIMITIVES and v not in RAW_TO_NNI}
     if bad:
         raise QueryError(f"unknown operator(s) {bad}; valid operators: {', '.join(PRIMITIVES)} "
-                         f"(the release's nor_conv_1x1/nor_conv_3x3 are conv_1x1/conv_3x3 in NNI)")
-    return dict(arch)
+                         f"(the release's nor_conv_1x1/nor_conv_3x3 are accepted as conv_1x1/conv_3x3)")
+    return {k: RAW_TO_NNI.get(v, v) for k, v in arch.items()}
 
 
 def check_dataset(dataset) -> str:

@@ -1,0 +1,343 @@
+"""NAS-Bench-201 conversion: raw source -> parts (one row per trial) -> NNI's three tables.
+
+A part is one Parquet file: a row per trial with its config id, NNI's trial columns and the
+per-epoch metrics as list columns (epochs with no metric at all left out, as NNI does). Rows
+come in architecture order as the source yields them and, inside an architecture, by epochs
+(12, 200), dataset in NNI's order, then seed. `Nb201Assembly` walks the parts in order and
+numbers trials and intermediate rows consecutively, so ids depend only on the raw data, not on
+how many jobs converted it. Configs are NNI's: every meta arch × {12, 200} × 4 datasets.
+
+Mapping (NNI's db_gen): valid/test/ori_test come from the eval sets in SPLITS at epoch E-1,
+training_time = train_times[E-1] × E, latency = latency[0], NaN losses become NULL.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..atomic import atomic_path
+from ..errors import RawFormatError
+from ..tablewriter import ParquetTables, SqliteTables, arrow_schema, json_text, table_name
+from .constants import DATASETS, EPOCHS, SPLITS, config_id, parse_arch_str
+from .nats import NatsArchive
+from .pickles import LegacyPth
+from .schema import MODELS, Nb201IntermediateStats, Nb201TrialConfig, Nb201TrialStats
+
+CONFIG_SCHEMA = arrow_schema(Nb201TrialConfig)
+TRIAL_SCHEMA = arrow_schema(Nb201TrialStats)
+INTERMEDIATE_SCHEMA = arrow_schema(Nb201IntermediateStats)
+TRIAL_FIELDS = TRIAL_SCHEMA.names[1:]           # config_id, seed, ... (no id)
+CURVE_FIELDS = INTERMEDIATE_SCHEMA.names[3:]    # train_acc .. ori_test_loss
+PART_SCHEMA = pa.schema([TRIAL_SCHEMA.field(n) for n in TRIAL_FIELDS]
+                        + [("arch_index", pa.int64()), ("current_epoch", pa.list_(pa.int64()))]
+                        + [(f"epoch_{n}", pa.list_(pa.float64())) for n in CURVE_FIELDS])
+_META_KEY = b"nasbench_store.nb201"
+FLUSH_TRIALS = 2048
+OUT_BATCH_ROWS = 1 << 16
+_HINT = "the record does not have NAS-Bench-201's layout; the download may be damaged"
+
+
+def open_source(raw: str | Path):
+    """The reader for a raw release: NATS-tss archive (directory or .tar) or a .pth file."""
+    raw = Path(raw)
+    return NatsArchive(raw) if raw.is_dir() or raw.suffix == ".tar" else LegacyPth(raw)
+
+
+def shard_indexes(indexes: Sequence[int], index: int, count: int) -> list[int]:
+    """Contiguous slice `index` of `count` of the sorted architecture indexes (NATS jobs)."""
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} is not in 0..{count - 1}")
+    n = len(indexes)
+    return list(indexes[n * index // count:n * (index + 1) // count])
+
+
+# -- one architecture -> trial rows ----------------------------------------------------------------
+def _number(value, where: str, what: str, nullable: bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RawFormatError(where, None, f"{what} is {value!r}, not a number", _HINT)
+    value = float(value)
+    if math.isnan(value):
+        if nullable:
+            return None
+        raise RawFormatError(where, None, f"{what} is NaN", _HINT)
+    return value
+
+
+def _required(d, key, where: str, what: str, nullable: bool = False):
+    try:
+        value = d[key]
+    except (KeyError, TypeError):
+        raise RawFormatError(where, None, f"{what}[{key!r}] is missing", _HINT) from None
+    return _number(value, where, f"{what}[{key!r}]", nullable)
+
+
+def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], where: str) -> list[tuple]:
+    """Part rows (PART_SCHEMA order) of one architecture's runs: 12 then 200 epochs, datasets, seeds."""
+    rows = []
+    for epochs in EPOCHS:
+        state = info.get(epochs)
+        if state is None:
+            continue
+        here = f"{where} arch {index} ({epochs} epochs)"
+        if not isinstance(state, dict) or not isinstance(state.get("all_results"), dict):
+            raise RawFormatError(here, None, "no all_results dict", _HINT)
+        if state.get("arch_str", meta_archs[index]) != meta_archs[index]:
+            raise RawFormatError(here, None, f"arch_str {state.get('arch_str')!r} differs from meta_archs[{index}]",
+                                 _HINT)
+        runs = []
+        for key, result in state["all_results"].items():
+            if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str)
+                    and isinstance(key[1], int) and key[0].lower() in SPLITS):
+                raise RawFormatError(here, None, f"all_results key {key!r} is not (dataset, seed)", _HINT)
+            runs.append((DATASETS.index(key[0].lower()), key[1], result))
+        for d, seed, result in sorted(runs, key=lambda r: r[:2]):
+            dataset = DATASETS[d]
+            rows.append(_trial(f"{here} {dataset} seed {seed}", index, config_id(index, epochs, dataset),
+                               seed, epochs, dataset, result))
+    return rows
+
+
+def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: str, r: dict) -> tuple:
+    if not isinstance(r, dict):
+        raise RawFormatError(where, None, "the result is not a dict", _HINT)
+    last = epochs - 1
+    valid, test, ori = (f"{s}@{last}" for s in SPLITS[dataset])
+    try:
+        train_acc, train_loss, train_times = r["train_acc1es"], r["train_losses"], r["train_times"]
+        acc, loss, times = r["eval_acc1es"], r["eval_losses"], r["eval_times"]
+        latency = r["latency"]
+        params, flop = r["params"], r["flop"]
+    except KeyError as exc:
+        raise RawFormatError(where, None, f"key {exc} is missing", _HINT) from None
+    if not isinstance(latency, (list, tuple)) or not latency:
+        raise RawFormatError(where, None, f"latency {latency!r} is not a non-empty list", _HINT)
+    trial = (
+        cid, seed,
+        _required(train_acc, last, where, "train_acc1es"),
+        _required(acc, valid, where, "eval_acc1es"),
+        _required(acc, test, where, "eval_acc1es"),
+        _required(acc, ori, where, "eval_acc1es"),
+        _required(train_loss, last, where, "train_losses", True),
+        _required(loss, valid, where, "eval_losses", True),
+        _required(loss, test, where, "eval_losses", True),
+        _required(loss, ori, where, "eval_losses", True),
+        _number(params, where, "params", False),
+        _number(latency[0], where, "latency[0]", False),
+        _number(flop, where, "flop", False),
+        _required(train_times, last, where, "train_times") * epochs,
+        _required(times, valid, where, "eval_times"),
+        _required(times, test, where, "eval_times"),
+        _required(times, ori, where, "eval_times"),
+    )
+    return trial + (index,) + _curves(epochs, dataset, r)
+
+
+def _curves(epochs: int, dataset: str, r: dict) -> tuple:
+    """(current_epoch list, 8 metric lists) with NNI's .get() lookups; all-empty epochs dropped."""
+    v, t, o = SPLITS[dataset]
+    acc, loss = r["eval_acc1es"], r["eval_losses"]
+    train_acc, train_loss = r["train_acc1es"], r["train_losses"]
+    rng = range(epochs)
+    names = [[f"{s}@{e}" for e in rng] for s in (v, t, o)]
+    cols = [[train_acc.get(e) for e in rng]]
+    cols += [[acc.get(k) for k in ks] for ks in names]
+    cols += [[train_loss.get(e) for e in rng]]
+    cols += [[loss.get(k) for k in ks] for ks in names]
+    if None in cols[0]:
+        keep = [e for e in rng if any(c[e] is not None for c in cols)]
+        cols = [[c[e] for e in keep] for c in cols]
+        current = [e + 1 for e in keep]
+    else:
+        current = list(range(1, epochs + 1))
+    return (current, *cols)
+
+
+# -- parts ----------------------------------------------------------------------------------------
+def _batch(rows: list[tuple]) -> pa.RecordBatch:
+    n_scalar = len(TRIAL_FIELDS) + 1
+    columns = list(zip(*rows))
+    arrays = [pa.array(col, type=f.type, from_pandas=True) for col, f in zip(columns[:n_scalar], PART_SCHEMA)]
+    lengths = np.fromiter((len(c) for c in columns[n_scalar]), dtype=np.int32, count=len(rows))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    for col, f in zip(columns[n_scalar:], PART_SCHEMA.types[n_scalar:]):
+        flat = [x for values in col for x in values]
+        values = pa.array(flat, type=f.value_type, from_pandas=True)
+        arrays.append(pa.ListArray.from_arrays(offsets, values))
+    return pa.record_batch(arrays, schema=PART_SCHEMA)
+
+
+def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 1) -> dict:
+    """Convert job `index` of `count` (NATS: a slice of the architectures; .pth: count must be 1)."""
+    raw = Path(raw)
+    with open_source(raw) as source:
+        if isinstance(source, NatsArchive):
+            archs = source.archs(shard_indexes(source.indexes, index, count))
+        elif count != 1:
+            raise ValueError(f"{raw}: a .pth file is one pickle stream and converts in one job, not {count}")
+        else:
+            archs = source.archs()
+        info = {"index": index, "count": count, "archs": 0, "trials": 0}
+        with atomic_path(out) as tmp:
+            writer = None
+            try:
+                rows: list[tuple] = []
+                for arch_index, arch_info in archs:
+                    if writer is None:   # meta_archs is known once the first architecture arrives
+                        meta = source.meta_archs
+                        info["meta_archs_sha256"] = _meta_digest(meta)
+                        writer = pq.ParquetWriter(tmp, PART_SCHEMA.with_metadata(
+                            {_META_KEY: json.dumps({"meta_archs": meta})}), compression="zstd")
+                    rows += arch_trials(arch_index, arch_info, meta, str(raw))
+                    info["archs"] += 1
+                    if len(rows) >= FLUSH_TRIALS:
+                        writer.write_batch(_batch(rows))
+                        info["trials"] += len(rows)
+                        rows = []
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, PART_SCHEMA.with_metadata(
+                        {_META_KEY: json.dumps({"meta_archs": source.meta_archs})}), compression="zstd")
+                if rows:
+                    writer.write_batch(_batch(rows))
+                    info["trials"] += len(rows)
+            finally:
+                if writer is not None:
+                    writer.close()
+    return info
+
+
+def _meta_digest(meta: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(meta).encode()).hexdigest()
+
+
+def part_meta_archs(part: str | Path) -> list[str]:
+    meta = pq.read_schema(part).metadata or {}
+    if _META_KEY not in meta:
+        raise ValueError(f"{part} is not a NAS-Bench-201 part")
+    return json.loads(meta[_META_KEY])["meta_archs"]
+
+
+# -- assembly -------------------------------------------------------------------------------------
+class Nb201Assembly:
+    """NNI's three tables from the parts (in job order), as streams of RecordBatches."""
+
+    def __init__(self, parts: Sequence[str | Path]):
+        self.parts = [Path(p) for p in parts]
+        if not self.parts:
+            raise ValueError("no parts to assemble")
+        self.meta_archs = part_meta_archs(self.parts[0])
+        for p in self.parts[1:]:
+            if part_meta_archs(p) != self.meta_archs:
+                raise ValueError(f"{p} was converted from a different meta_archs list than {self.parts[0]}")
+        self.archs_with_results = self._check_archs()
+
+    def _check_archs(self) -> int:
+        seen: set[int] = set()
+        for p in self.parts:
+            archs = set(pq.read_table(p, columns=["arch_index"]).column(0).to_pylist())
+            if seen & archs:
+                raise ValueError(f"{p} repeats architectures {sorted(seen & archs)[:5]} of an earlier part")
+            seen |= archs
+        return len(seen)
+
+    def tables(self) -> dict[str, Iterator[pa.RecordBatch]]:
+        """Batches of OUT_BATCH_ROWS rows whatever the parts, so the Parquet row groups are too."""
+        return {table_name(Nb201TrialConfig): self.configs(),
+                table_name(Nb201TrialStats): rebatch(self.trials(), OUT_BATCH_ROWS),
+                table_name(Nb201IntermediateStats): rebatch(self.intermediates(), OUT_BATCH_ROWS)}
+
+    def configs(self) -> Iterator[pa.RecordBatch]:
+        per_arch = [(e, d) for e in EPOCHS for d in DATASETS]
+        step = OUT_BATCH_ROWS // len(per_arch)
+        for start in range(0, len(self.meta_archs), step):
+            archs = [json_text(parse_arch_str(a)) for a in self.meta_archs[start:start + step]]
+            n = len(archs) * len(per_arch)
+            first = start * len(per_arch) + 1
+            yield pa.record_batch([
+                pa.array(np.arange(first, first + n, dtype=np.int64)),
+                pa.array([a for a in archs for _ in per_arch], type=pa.string()),
+                pa.array([e for _ in archs for e, _ in per_arch], type=pa.int64()),
+                pa.array(np.full(n, 16, dtype=np.int64)),
+                pa.array(np.full(n, 5, dtype=np.int64)),
+                pa.array([d for _ in archs for _, d in per_arch], type=pa.string()),
+            ], schema=CONFIG_SCHEMA)
+
+    def _part_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        for p in self.parts:
+            yield from pq.ParquetFile(p).iter_batches(batch_size=FLUSH_TRIALS, columns=columns)
+
+    def trials(self) -> Iterator[pa.RecordBatch]:
+        next_id = 1
+        for batch in self._part_batches(list(TRIAL_FIELDS)):
+            n = batch.num_rows
+            ids = pa.array(np.arange(next_id, next_id + n, dtype=np.int64))
+            next_id += n
+            yield pa.record_batch([ids] + batch.columns, schema=TRIAL_SCHEMA)
+
+    def intermediates(self) -> Iterator[pa.RecordBatch]:
+        next_trial = next_row = 1
+        for batch in self._part_batches(["current_epoch", *(f"epoch_{n}" for n in CURVE_FIELDS)]):
+            curves = batch.columns
+            lengths = pa.compute.list_value_length(curves[0]).to_numpy(zero_copy_only=False)
+            total = int(lengths.sum())
+            trial = np.repeat(np.arange(next_trial, next_trial + len(lengths), dtype=np.int64), lengths)
+            ids = np.arange(next_row, next_row + total, dtype=np.int64)
+            next_trial += len(lengths)
+            next_row += total
+            yield pa.record_batch([pa.array(ids), pa.array(trial)] + [c.flatten() for c in curves],
+                                  schema=INTERMEDIATE_SCHEMA)
+
+
+def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of exactly `size` rows (the last one shorter)."""
+    pending: list[pa.RecordBatch] = []
+    n = 0
+    for batch in batches:
+        pending.append(batch)
+        n += batch.num_rows
+        while n >= size:
+            table = pa.Table.from_batches(pending).combine_chunks()
+            yield table.slice(0, size).to_batches()[0]
+            pending = table.slice(size).to_batches()
+            n -= size
+    if n:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
+                parquet_dir: str | Path | None = None) -> dict[str, int]:
+    """Assemble the parts into nasbench201.db and/or one Parquet file per table; return counts."""
+    assembly = Nb201Assembly(parts)
+    with ExitStack() as stack:
+        writers = [stack.enter_context(w) for w in (
+            SqliteTables(db_path, MODELS) if db_path else None,
+            ParquetTables(parquet_dir, MODELS) if parquet_dir else None) if w is not None]
+        if not writers:
+            raise ValueError("write_store needs db_path, parquet_dir or both")
+        counts: dict[str, int] = {"meta_archs": len(assembly.meta_archs),
+                                  "archs_with_results": assembly.archs_with_results}
+        for name, batches in assembly.tables().items():
+            counts[name] = 0
+            for batch in batches:
+                for writer in writers:
+                    writer.write(name, batch)
+                counts[name] += batch.num_rows
+    return counts
+
+
+def convert(raw: str | Path, db_path: str | Path | None = None, parquet_dir: str | Path | None = None,
+            jobs: Iterable[int] = (0,), count: int = 1, work_dir: str | Path | None = None) -> dict[str, int]:
+    """Whole conversion in one process (tests, the demo): parts in `work_dir`, then the store."""
+    import tempfile
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        parts = [Path(tmp) / f"{i}-of-{count}.parquet" for i in jobs]
+        for i, part in zip(jobs, parts):
+            convert_part(raw, part, i, count)
+        return write_store(parts, db_path, parquet_dir)

@@ -1,0 +1,111 @@
+"""NATS-Bench topology ("tss") archives: a directory or tar of per-architecture bz2 pickles.
+
+`NATS-tss-v1_0-3ffb9-simple` holds `meta.pickle.pbz2` (meta_archs) and `{index:06d}.pickle.pbz2`
+per architecture (an OrderedDict hp '12'/'200' -> ArchState, protocol 4). Each file is read on its
+own, so jobs can split the architectures between them. Tar members are checked before anything is
+read: absolute paths, '..' and links are refused. Decompressed sizes are capped.
+"""
+from __future__ import annotations
+
+import bz2
+import re
+import tarfile
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Iterator
+
+from ..errors import RawFormatError, UnsafePickleError
+from .constants import HP_EPOCHS
+from .pickles import restricted_loads
+
+META_NAME = "meta.pickle.pbz2"
+_ARCH_NAME = re.compile(r"(\d{6})\.pickle\.pbz2")
+MAX_DECOMPRESSED = 256 << 20
+_HINT = "the NATS-tss archive is damaged or incomplete; download NATS-tss-v1_0-3ffb9-simple.tar again"
+
+
+class NatsArchive:
+    """Read-only view of a NATS-tss "simple" archive (directory or .tar). Use as a context manager."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._tar: tarfile.TarFile | None = None
+        self._members: dict[str, object] = {}
+        if self.path.is_dir():
+            self._members = {p.name: p for p in self.path.rglob("*.pickle.pbz2") if p.is_file()}
+        else:
+            self._open_tar()
+        if META_NAME not in self._members:
+            raise RawFormatError(self.path, None, f"no {META_NAME} in the archive", _HINT)
+        self.indexes = sorted(int(m.group(1)) for name in self._members
+                              if (m := _ARCH_NAME.fullmatch(name)))
+        meta = self._load(META_NAME)
+        if not isinstance(meta, dict) or not isinstance(meta.get("meta_archs"), list):
+            raise RawFormatError(f"{self.path}:{META_NAME}", None, "meta has no meta_archs list", _HINT)
+        self.meta_archs: list[str] = meta["meta_archs"]
+        bad = [i for i in self.indexes if i >= len(self.meta_archs)]
+        if bad:
+            raise RawFormatError(self.path, None, f"architecture files {bad[:5]} have no meta_archs entry", _HINT)
+
+    def _open_tar(self) -> None:
+        try:
+            self._tar = tarfile.open(self.path, "r:")
+            members = self._tar.getmembers()
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise RawFormatError(self.path, None, f"not a readable tar archive ({exc})", _HINT) from None
+        for member in members:
+            check_member(self.path, member)
+            if member.isfile():
+                self._members[PurePosixPath(member.name).name] = member
+
+    def __enter__(self) -> "NatsArchive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._tar is not None:
+            self._tar.close()
+
+    def _load(self, name: str):
+        where = f"{self.path}:{name}"
+        member = self._members[name]
+        try:
+            if self._tar is None:
+                packed = Path(member).read_bytes()
+            else:
+                packed = self._tar.extractfile(member).read()
+            data = _decompress(packed)
+        except (OSError, EOFError, ValueError, tarfile.TarError) as exc:
+            raise RawFormatError(where, None, f"cannot decompress ({exc})", _HINT) from None
+        return restricted_loads(data, where)
+
+    def read(self, index: int) -> dict[int, dict]:
+        """{epochs: ArchState} of architecture `index` (12 and/or 200)."""
+        name = f"{index:06d}.pickle.pbz2"
+        value = self._load(name)
+        if not isinstance(value, dict) or not value or any(hp not in HP_EPOCHS for hp in value):
+            raise RawFormatError(f"{self.path}:{name}", None, "not an {hp: ArchState} record", _HINT)
+        return {HP_EPOCHS[hp]: state for hp, state in value.items()}
+
+    def archs(self, indexes: Iterable[int] | None = None) -> Iterator[tuple[int, dict[int, dict]]]:
+        for i in self.indexes if indexes is None else indexes:
+            yield i, self.read(i)
+
+
+def check_member(archive: Path, member: tarfile.TarInfo) -> None:
+    """Refuse tar members that could escape the archive's directory or point elsewhere."""
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts or member.name.startswith(("/", "\\")):
+        raise UnsafePickleError(archive, member.offset, f"tar member {member.name!r} escapes the archive",
+                                "a genuine NATS archive has relative paths only; nothing was extracted")
+    if not (member.isfile() or member.isdir()):
+        raise UnsafePickleError(archive, member.offset, f"tar member {member.name!r} is a link or special file",
+                                "a genuine NATS archive holds regular files only; nothing was extracted")
+
+
+def _decompress(packed: bytes) -> bytes:
+    dec = bz2.BZ2Decompressor()
+    data = dec.decompress(packed, MAX_DECOMPRESSED)
+    if not dec.eof:
+        if len(data) >= MAX_DECOMPRESSED:
+            raise ValueError(f"more than {MAX_DECOMPRESSED >> 20} MB once decompressed")
+        raise EOFError("the bz2 stream ends early (truncated)")
+    return data

@@ -1,0 +1,53 @@
+"""`query_nb201_trial_stats`: NNI's function and dict shapes, on this project's store.
+
+Differences from NNI, all in the researcher's favour: `arch` may also be the release's string
+form (`|nor_conv_3x3~0|+|...|`); an unknown operator, dataset or epoch count raises QueryError
+listing the valid ones instead of matching nothing; with reduction='mean' each dict also says
+how many seeds were averaged (`num_trials`; many architectures have only one or two) and its
+intermediates are per-epoch averages instead of NNI's always-empty list; intermediates come from
+one query; the store is located through NASBENCHMARK_DIR at call time and opened read-only.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..sqlite_query import TrialTables, normalize_reduction, query_trials
+from ..tablewriter import json_text
+from .constants import check_dataset, check_epochs, normalize_arch
+from .schema import DB_FILENAME
+
+TABLES = TrialTables(
+    db_filename=DB_FILENAME,
+    config_table="nb201trialconfig",
+    config_columns=("arch", "num_epochs", "num_channels", "num_cells", "dataset"),
+    json_columns=frozenset({"arch"}),
+    stats_table="nb201trialstats",
+    stats_columns=("seed", "train_acc", "valid_acc", "test_acc", "ori_test_acc", "train_loss", "valid_loss",
+                   "test_loss", "ori_test_loss", "parameters", "latency", "flops", "training_time",
+                   "valid_evaluation_time", "test_evaluation_time", "ori_test_evaluation_time"),
+    intermediate_table="nb201intermediatestats",
+    intermediate_columns=("current_epoch", "train_acc", "valid_acc", "test_acc", "ori_test_acc", "train_loss",
+                          "valid_loss", "test_loss", "ori_test_loss"),
+    not_averaged=frozenset({"seed"}),
+)
+
+
+def query_nb201_trial_stats(arch, num_epochs, dataset, reduction=None,
+                            include_intermediates=False) -> Iterator[dict]:
+    """Trial stats of NAS-Bench-201 cells, as NNI's function of the same name returns them.
+
+    arch: NNI arch dict ({'0_1': 'conv_3x3', ...}), the arch string, or None for every cell.
+    num_epochs: 12, 200 or None. dataset: 'cifar10-valid', 'cifar10', 'cifar100',
+    'imagenet16-120' or None. reduction: None/'none' (one dict per seed) or 'mean' (one dict per
+    config, averaged over its seeds, `seed` None, `num_trials` = seeds averaged).
+    include_intermediates: add the per-epoch metrics under 'intermediates'.
+    """
+    normalize_reduction(reduction)
+    conditions = []
+    if arch is not None:
+        conditions.append(("c.arch = ?", json_text(normalize_arch(arch))))
+    if num_epochs is not None:
+        conditions.append(("c.num_epochs = ?", check_epochs(num_epochs)))
+    if dataset is not None:
+        conditions.append(("c.dataset = ?", check_dataset(dataset)))
+    return query_trials(TABLES, conditions, reduction, include_intermediates)
