@@ -23,7 +23,7 @@ at C speed while one architecture is alive at a time:
 """
 from __future__ import annotations
 
-import bz2
+import _compat_pickle
 import io
 import mmap
 import pickle
@@ -150,8 +150,11 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
+            py3 = ".".join(_compat_pickle.NAME_MAPPING.get(
+                (module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name)))
+            written = "" if py3 == f"{module}.{name}" else f" (written {module}.{name}, Python 2's name)"
             raise UnsafePickleError(
-                self.where, self.offset, f"the pickle asks for the global {module}.{name}, which is not allowed",
+                self.where, self.offset, f"the pickle asks for the global {py3}{written}, which is not allowed",
                 "NAS-Bench-201 files only contain OrderedDict, numpy scalars and _codecs.encode; "
                 "this file is not a genuine release and was not loaded") from None
 
