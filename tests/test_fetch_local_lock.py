@@ -42,6 +42,7 @@ def test_local_path_missing_names_the_config_key(tmp_path):
     with pytest.raises(ConfigError, match=r"sources\.nds\.path: .*nope\.zip does not exist"):
         fetch({"path": str(tmp_path / "nope.zip"), "sha256": ZIP_SHA256}, tmp_path / "raw" / "data.zip",
               benchmark="nds", options=FAST)
+    assert not (tmp_path / "raw").exists()
 
 
 def test_local_path_with_wrong_digest_is_left_untouched(tmp_path):
