@@ -109,8 +109,8 @@ def results_state(arch_str: str, dataset: str, epochs: int, seed: int, rng: rand
     if nan_losses:
         train_losses[epochs - 1] = float("nan")
         eval_losses[keys[acc_keys[-1]]] = float("nan")
-    if gap_epoch is not None:
-        for d in (train_acc1es, train_acc5es or {}, train_losses, train_times):
+    if gap_epoch is not None:   # an epoch with no metric at all (times stay, as the API sums them)
+        for d in (train_acc1es, train_acc5es or {}, train_losses):
             d.pop(gap_epoch, None)
         for d in (eval_acc1es, eval_losses):
             for name in names:
