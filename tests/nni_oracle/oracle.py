@@ -1,0 +1,90 @@
+"""Test-side helpers for comparing this project's queries with NNI's own code (run in the NNI venv).
+
+The NNI venv is `$NNI_PYTHON`, else `<repo>/.venv-nni/bin/python`; tests skip when it is missing.
+Make it with:
+    python3 -m venv .venv-nni && .venv-nni/bin/pip install --no-deps -r tests/nni_oracle/requirements.txt
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).resolve().parent / "run_nni_query.py"
+
+
+def nni_python() -> Path:
+    """The NNI venv's interpreter, or skip the calling test with how to make it."""
+    path = Path(os.environ.get("NNI_PYTHON") or REPO / ".venv-nni" / "bin" / "python")
+    if not path.exists():
+        pytest.skip(f"NNI venv not found at {path} (set NNI_PYTHON, or: python3 -m venv .venv-nni && "
+                    f".venv-nni/bin/pip install --no-deps -r tests/nni_oracle/requirements.txt)")
+    return path
+
+
+def run_nni(store: Path, benchmark: str, calls: list[dict], probes: list[dict] = ()) -> dict:
+    """Run NNI's query function on every call (and the model probes) against `store`; the parsed output."""
+    request = json.dumps({"calls": calls, "probes": list(probes)})
+    proc = subprocess.run([str(nni_python()), str(DRIVER), str(store), benchmark], input=request,
+                          capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert proc.returncode == 0, f"NNI driver failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout)
+
+
+def run_ours(query, kwargs: dict) -> dict:
+    """Our query on the same kwargs, in the driver's output shape (JSON round trip, errors by type)."""
+    try:
+        return {"rows": json.loads(json.dumps(list(query(**kwargs))))}
+    except Exception as exc:  # compared against NNI's error
+        return {"error": type(exc).__name__, "message": str(exc)}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def key_orders(rows: list[dict]) -> list:
+    """The key order of every dict in the rows (JSON keeps it), nested config and intermediates too."""
+    return [(list(r), list(r["config"]), [list(i) for i in r.get("intermediates", [])]) for r in rows]
+
+
+def without_our_extras(rows: list[dict]) -> list[dict]:
+    """Our 'mean' rows as NNI returns them: no `num_trials`, and `intermediates` (if asked) empty,
+    because NNI looks them up by the averaged row's trial id, which is None."""
+    return [{k: ([] if k == "intermediates" else v) for k, v in r.items() if k != "num_trials"} for r in rows]
+
+
+def approx_floats(row: dict, rel: float = 1e-12) -> dict:
+    """`row` with its floats compared within `rel` (for averages whose summation order may differ)."""
+    return {k: pytest.approx(v, rel=rel) if isinstance(v, float) else v for k, v in row.items()}
+
+
+def mean_of_trials(trials: list[dict], not_averaged: tuple[str, ...] = ()) -> dict[int, dict]:
+    """From NNI's per-trial rows (with intermediates): per config id, the trial count and the
+    per-epoch means of the intermediates, which our 'mean' adds and NNI's leaves empty."""
+    by_config: dict[int, list[dict]] = {}
+    for t in trials:
+        by_config.setdefault(t["config"]["id"], []).append(t)
+    out = {}
+    for config_id, runs in by_config.items():
+        epochs: dict[int, list[dict]] = {}
+        for run in runs:
+            for i in run["intermediates"]:
+                epochs.setdefault(i["current_epoch"], []).append(i)
+        inter = []
+        for epoch in sorted(epochs):
+            rows = epochs[epoch]
+            mean = {"id": None, "current_epoch": epoch}
+            for key in rows[0]:
+                if key not in ("id", "current_epoch") and key not in not_averaged:
+                    values = [r[key] for r in rows if r[key] is not None]
+                    mean[key] = sum(values) / len(values) if values else None
+            inter.append(mean)
+        out[config_id] = {"num_trials": len(runs), "intermediates": inter}
+    return out
