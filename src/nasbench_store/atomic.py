@@ -9,7 +9,8 @@ from typing import Iterator
 
 
 def _temp_sibling(final: Path) -> Path:
-    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    """Fixed per final name, so a rerun after a crash replaces what the crashed run left."""
+    return final.with_name(f".{final.name}.partial")
 
 
 @contextlib.contextmanager
@@ -43,7 +44,7 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        old = final.with_name(f".{final.name}.old")
         if final.exists():
             os.replace(final, old)
         os.replace(tmp, final)

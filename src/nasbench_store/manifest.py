@@ -80,6 +80,8 @@ def read_manifest(store_dir: str | Path) -> dict:
 def install(built: str | Path, final: str | Path) -> None:
     """Put a built file at its final name atomically (hard link when possible, else copy)."""
     final = Path(final)
+    if final.exists() and os.path.samefile(built, final):
+        return  # already this file (renaming a hard link onto itself would be a no-op that leaves the link)
     with atomic_path(final) as tmp:
         try:
             os.link(built, tmp)
