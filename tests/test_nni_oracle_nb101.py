@@ -183,8 +183,6 @@ def test_schema_equals_what_nnis_models_create_but_json_type_name(run):
     assert store["nb101trialconfig"]["indexes"]["nb101trialconfig_hash"]["columns"] == ["hash"]
 
 
-@pytest.mark.xfail(strict=True, reason="tablewriter.create_tables builds the DDL with peewee 4, whose "
-                   "SqliteDatabase.field_types maps JSON to TEXT; NNI's peewee 3 declares `arch` JSON")
 def test_json_columns_declared_json_like_nni(run):
     nni, store = _schema(run)
     assert store["nb101trialconfig"]["columns"][1] == nni["nb101trialconfig"]["columns"][1] == [

@@ -131,9 +131,10 @@ def create_tables(path: str | Path, models: Sequence[type[peewee.Model]]) -> lis
     The DDL comes from letting peewee create the full schema in memory. Returns the index DDL to
     run once the rows are in, which is several times faster than maintaining indexes during the load.
     """
-    scratch = peewee.SqliteDatabase(":memory:")
+    # peewee 4 maps JSON to TEXT for SQLite; NNI's databases (peewee 3) declare JSON.
+    scratch = peewee.SqliteDatabase(":memory:", field_types={"JSON": "JSON"})
     with scratch.bind_ctx(models), scratch:
-        scratch.create_tables(models, safe=False)
+        scratch.create_tables(models)  # safe=True, as NNI's db_gen does
         ddl = scratch.execute_sql("SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL "
                                   "ORDER BY rowid").fetchall()
     with sqlite3.connect(path) as conn:
