@@ -14,6 +14,7 @@ validate(config, "schemas/config.schema.yaml")
 
 
 include: "rules/common.smk"
+include: "rules/download.smk"
 include: "rules/nasbench101.smk"
 include: "rules/publish.smk"
 
