@@ -105,3 +105,15 @@ def test_any_split_into_byte_ranges_reads_every_record_exactly_once(tmp_path):
     for n in range(1, 120):
         got = [o for i in range(n) for o, _ in tfrecord.iter_records(path, size * i // n, size * (i + 1) // n)]
         assert got == every, n
+
+
+def test_generator_protobuf_bytes_equal_the_protobuf_runtime():
+    from nasbench_store.nasbench101.fixtures import encode_metrics
+    rng = random.Random(11)
+    for params in (0, 1, 127, 128, 2**21 - 1, 2**21, 2**31 - 1):
+        evals = [tuple(rng.random() for _ in range(5)) for _ in range(3)]
+        msg = ModelMetrics(trainable_parameters=params, total_time=rng.random() * 1000)
+        for e in evals:
+            msg.evaluation_data.add(current_epoch=e[0], training_time=e[1], train_accuracy=e[2],
+                                    validation_accuracy=e[3], test_accuracy=e[4])
+        assert encode_metrics(evals, params, msg.total_time) == msg.SerializeToString()

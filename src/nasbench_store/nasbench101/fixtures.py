@@ -18,7 +18,6 @@ from typing import Iterable, Iterator, NamedTuple
 from ..atomic import atomic_path
 from ..tfrecord import frame
 from .graph import AVAILABLE_OPS, INPUT, MAX_EDGES, OUTPUT, spec_hash
-from .metrics_pb import ModelMetrics
 from .records import VALID_EPOCHS
 
 # The cell of the reference's first test vector (the smallest hash of the real file).
@@ -81,23 +80,40 @@ def _f32(x: float) -> float:
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
+_EVAL = struct.Struct("<BB" + "Bd" * 5)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def encode_metrics(evals, params: int, total_time: float) -> bytes:
+    """Serialize ModelMetrics exactly as protobuf does for nasbench's records (all doubles set,
+    no checkpoint_path), without the protobuf runtime: the full-scale generator writes 5 million."""
+    out = [_EVAL.pack(0x0A, 0x2D, 0x09, e[0], 0x11, e[1], 0x19, e[2], 0x21, e[3], 0x29, e[4]) for e in evals]
+    out.append(b"\x10" + _varint(params) + b"\x19" + struct.pack("<d", total_time))
+    return b"".join(out)
+
+
 def metrics_bytes(rng: random.Random, epochs: int, params: int) -> bytes:
     """A ModelMetrics protobuf shaped like nasbench's: evaluations at 0, epochs/2 and epochs."""
     quality = rng.uniform(0.6, 0.95)
     per_epoch = rng.uniform(8.0, 30.0)
-    msg = ModelMetrics(trainable_parameters=params)
+    evals = []
     for frac in (0.0, 0.5, 1.0):
         progress = 1.0 - (1.0 - frac) ** 2 if frac else 0.0
         reach = quality * min(1.0, 0.55 + 0.45 * epochs / 108)
         acc = 0.1 + (reach - 0.1) * progress
-        e = msg.evaluation_data.add()
-        e.current_epoch = epochs * frac
-        e.training_time = _f32(per_epoch * epochs * frac)
-        e.train_accuracy = _f32(min(1.0, acc + rng.uniform(0.0, 0.05) * progress))
-        e.validation_accuracy = _f32(acc + rng.uniform(-0.01, 0.01) * progress)
-        e.test_accuracy = _f32(acc + rng.uniform(-0.01, 0.01) * progress)
-    msg.total_time = per_epoch * epochs * 1.12 + rng.uniform(5.0, 50.0)
-    return msg.SerializeToString()
+        evals.append((epochs * frac, _f32(per_epoch * epochs * frac),
+                      _f32(min(1.0, acc + rng.uniform(0.0, 0.05) * progress)),
+                      _f32(acc + rng.uniform(-0.01, 0.01) * progress),
+                      _f32(acc + rng.uniform(-0.01, 0.01) * progress)))
+    return encode_metrics(evals, params, per_epoch * epochs * 1.12 + rng.uniform(5.0, 50.0))
 
 
 def record_payload(cell: Cell, epochs: int, pb: bytes) -> bytes:

@@ -1,0 +1,44 @@
+"""Shared by the benchmark scripts: run the real workflow, and read each job's time and peak RSS."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+_FINISHED = re.compile(r"rule (\S+) finished in ([\d.]+) s, peak RSS (\d+) MB")
+
+
+def run_workflow(workdir: Path, config: dict, *args: str, cores: int = 2) -> float:
+    """Run snakemake for real; return wall seconds. Raises with the output on failure."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = workdir / "bench-config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", *args, "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--cores", str(cores), "--configfile", str(cfg)]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode:
+        raise SystemExit(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return wall
+
+
+def job_figures(log_dir: Path) -> list[tuple[str, float, int]]:
+    """(log name, seconds, peak RSS MB) of every job, from the lines run_step writes."""
+    rows = []
+    for log in sorted(log_dir.glob("*.log")):
+        for m in _FINISHED.finditer(log.read_text()):
+            rows.append((log.stem, float(m.group(2)), int(m.group(3))))
+    return rows
+
+
+def print_jobs(rows) -> None:
+    print(f"  {'job':<40} {'seconds':>8} {'peak RSS MB':>12}")
+    for name, secs, rss in rows:
+        print(f"  {name:<40} {secs:>8.1f} {rss:>12}")
+    print(f"  max peak RSS of any job: {max(r[2] for r in rows)} MB")
