@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "nni_oracle"))
-from oracle import approx_floats, key_orders, mean_of_trials, nni_python, run_nni, run_ours, sha256, without_our_extras  # noqa: E402
+from oracle import check_mean_extras, mismatches, nni_python, run_nni, run_ours, sha256  # noqa: E402
 
 from nasbench_store.nasbench101.query import query_nb101_trial_stats  # noqa: E402
 
@@ -76,14 +76,9 @@ def test_nni_version_and_file_left_unchanged(run):
 def test_every_call_equals_nni_exactly_in_order(run):
     """Same rows, same values, same order (NNI has no ORDER BY; SQLite's plan yields id order on our
     store, which is ours), same key order; 'mean' equal once our extras are taken off."""
-    mismatches = []
-    for call in CALLS:
-        nni, ours = _results(run, call)
-        if call.get("reduction") == "mean" and "rows" in ours:
-            ours = {"rows": without_our_extras(ours["rows"])}
-        if nni != ours or ("rows" in nni and key_orders(nni["rows"]) != key_orders(ours["rows"])):
-            mismatches.append((call, str(nni)[:300], str(ours)[:300]))
-    assert not mismatches, f"{len(mismatches)} of {len(CALLS)} calls differ; first: {mismatches[:3]}"
+    n = len(CALLS)
+    bad = mismatches(CALLS, run["nni"]["calls"][:n], run["ours"][:n])
+    assert not bad, f"{len(bad)} of {n} calls differ; first: {bad[:3]}"
 
 
 def test_the_grid_is_not_vacuous(run):
@@ -105,21 +100,11 @@ def test_the_grid_is_not_vacuous(run):
 
 def test_mean_extras_are_the_averages_of_nnis_own_trials(run):
     """Our 'mean' adds num_trials and averaged intermediates; both follow from NNI's per-trial rows."""
-    checked = 0
-    for call in CALLS:
-        if call.get("reduction") != "mean" or not call.get("include_intermediates"):
-            continue
-        _, ours = _results(run, call)
-        nni_trials, _ = _results(run, dict(call, reduction=None))
-        expected = mean_of_trials(nni_trials["rows"])
-        assert [r["config"]["id"] for r in ours["rows"]] == list(expected)
-        for row in ours["rows"]:
-            want = expected[row["config"]["id"]]
-            assert row["num_trials"] == want["num_trials"] == 3
-            assert [list(i) for i in row["intermediates"]] == [list(i) for i in want["intermediates"]]
-            assert row["intermediates"] == [approx_floats(i) for i in want["intermediates"]]
-            checked += 1
-    assert checked > 300
+    n = len(CALLS)
+    assert check_mean_extras(CALLS, run["nni"]["calls"][:n], run["ours"][:n]) > 300
+    (mean,) = _results(run, dict(arch=REF, num_epochs=108, isomorphism=True, reduction="mean",
+                                 include_intermediates=True))[1]["rows"]
+    assert mean["num_trials"] == 3 and [i["current_epoch"] for i in mean["intermediates"]] == [54, 108]
 
 
 def test_training_time_is_seconds_in_both_tables(run):
@@ -166,24 +151,12 @@ def test_nni_models_read_the_file(run):
         assert {i["trial"] for i in trial["intermediates"]} == {trial["id"]}
 
 
-def _schema(run):
+def test_schema_is_exactly_what_nnis_models_create(run):
+    """DDL text, columns (declared types, NOT NULL, primary key), foreign keys and every index equal
+    what NNI's models create with peewee 3 (JSON columns declared JSON, not peewee 4's TEXT)."""
     schema = run["nni"]["probes"][2]
     assert schema["store_tables"] == sorted(TABLES.values())
-    return schema["nni"], schema["store"]
-
-
-def test_schema_equals_what_nnis_models_create_but_json_type_name(run):
-    """Columns, NOT NULL, primary and foreign keys and every index as NNI's models create them; the
-    declared type of JSON columns is checked on its own below."""
-    nni, store = _schema(run)
-    for table in nni.values():
-        for col in table["columns"]:
-            col[2] = "TEXT" if col[2] == "JSON" else col[2]
-    assert store == nni
-    assert store["nb101trialconfig"]["indexes"]["nb101trialconfig_hash"]["columns"] == ["hash"]
-
-
-def test_json_columns_declared_json_like_nni(run):
-    nni, store = _schema(run)
-    assert store["nb101trialconfig"]["columns"][1] == nni["nb101trialconfig"]["columns"][1] == [
-        1, "arch", "JSON", 1, None, 0]
+    assert schema["store"] == schema["nni"]
+    config = schema["store"]["nb101trialconfig"]
+    assert config["columns"][1] == [1, "arch", "JSON", 1, None, 0]
+    assert config["indexes"]["nb101trialconfig_hash"]["columns"] == ["hash"]

@@ -60,6 +60,36 @@ def without_our_extras(rows: list[dict]) -> list[dict]:
     return [{k: ([] if k == "intermediates" else v) for k, v in r.items() if k != "num_trials"} for r in rows]
 
 
+def mismatches(calls: list[dict], nni: list[dict], ours: list[dict]) -> list[tuple]:
+    """Calls whose results differ (rows, values, order, key order); 'mean' after taking our extras off."""
+    out = []
+    for call, theirs, mine in zip(calls, nni, ours):
+        if call.get("reduction") == "mean" and "rows" in mine:
+            mine = {"rows": without_our_extras(mine["rows"])}
+        if theirs != mine or ("rows" in theirs and key_orders(theirs["rows"]) != key_orders(mine["rows"])):
+            out.append((call, str(theirs)[:300], str(mine)[:300]))
+    return out
+
+
+def check_mean_extras(calls: list[dict], nni: list[dict], ours: list[dict], not_averaged: tuple[str, ...] = ()) -> int:
+    """Every 'mean' call with intermediates: our num_trials and averaged intermediates equal what
+    NNI's own per-trial rows for the same call (reduction=None, which must be in `calls`) give.
+    Returns how many averaged rows were checked."""
+    checked = 0
+    for call, mine in zip(calls, ours):
+        if call.get("reduction") != "mean" or not call.get("include_intermediates") or "rows" not in mine:
+            continue
+        expected = mean_of_trials(nni[calls.index(dict(call, reduction=None))]["rows"], not_averaged)
+        assert [r["config"]["id"] for r in mine["rows"]] == list(expected), call
+        for row in mine["rows"]:
+            want = expected[row["config"]["id"]]
+            assert row["num_trials"] == want["num_trials"], call
+            assert [list(i) for i in row["intermediates"]] == [list(i) for i in want["intermediates"]], call
+            assert row["intermediates"] == [approx_floats(i) for i in want["intermediates"]], call
+            checked += 1
+    return checked
+
+
 def approx_floats(row: dict, rel: float = 1e-12) -> dict:
     """`row` with its floats compared within `rel` (for averages whose summation order may differ)."""
     return {k: pytest.approx(v, rel=rel) if isinstance(v, float) else v for k, v in row.items()}

@@ -12,8 +12,8 @@ and the output is
      "probes": [...]}
 Probes read the file through NNI's peewee models directly: {"op": "count"} (rows per model),
 {"op": "config", "where": {field: value}} (Config.get(**where) followed through its backrefs
-trial_stats and intermediates), {"op": "schema"} (columns, foreign keys and indexes of the file
-next to those NNI's models create in an empty database).
+trial_stats and intermediates), {"op": "schema"} (DDL text, columns, foreign keys and indexes of
+the file next to those NNI's models create in an empty database).
 
 Only NNI's benchmark modules run: the parent packages nni, nni.common, nni.nas and
 nni.nas.benchmark are registered as bare packages, because their __init__ files import all of NNI
@@ -79,7 +79,10 @@ def _describe(conn, tables) -> dict:
         for _, name, unique, _origin, _partial in conn.execute(f'PRAGMA index_list("{t}")').fetchall():
             cols = [r[2] for r in conn.execute(f'PRAGMA index_info("{name}")').fetchall()]
             indexes[name] = {"unique": unique, "columns": cols}
-        out[t] = {"columns": [list(r) for r in conn.execute(f'PRAGMA table_info("{t}")').fetchall()],
+        ddl = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+                           "ORDER BY type DESC, name", (t,)).fetchall()
+        out[t] = {"ddl": [list(r) for r in ddl],
+                  "columns": [list(r) for r in conn.execute(f'PRAGMA table_info("{t}")').fetchall()],
                   "foreign_keys": [list(r[2:5]) for r in conn.execute(f'PRAGMA foreign_key_list("{t}")')],
                   "indexes": dict(sorted(indexes.items()))}
     return out
