@@ -1,0 +1,60 @@
+"""Bulk access for analysis: a store's Parquet tables as pandas DataFrames (or Arrow tables).
+
+The query functions answer one architecture at a time in NNI's shapes; for a whole benchmark at
+once (plots, surrogate training), read the Parquet tables directly. `trials` joins each run to its
+config so one row holds everything a researcher usually filters and plots on.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .errors import QueryError, StoreNotFoundError
+from .paths import default_store_dir
+
+TABLES = {
+    "nasbench101": ("nb101trialconfig", "nb101trialstats", "nb101intermediatestats"),
+    "nasbench201": ("nb201trialconfig", "nb201trialstats", "nb201intermediatestats"),
+    "nds": ("ndstrialconfig", "ndstrialstats", "ndsintermediatestats"),
+}
+
+
+def _path(benchmark: str, table: str, store_dir) -> Path:
+    if benchmark not in TABLES:
+        raise QueryError(f"unknown benchmark {benchmark!r}; valid: {', '.join(TABLES)}")
+    if table not in TABLES[benchmark]:
+        raise QueryError(f"{benchmark} has no table {table!r}; valid: {', '.join(TABLES[benchmark])}")
+    path = Path(store_dir or default_store_dir()) / benchmark / f"{table}.parquet"
+    if not path.exists():
+        raise StoreNotFoundError(f"{path} does not exist; build the {benchmark} store first "
+                                 f"(`snakemake --cores 2 {benchmark}`) or set NASBENCHMARK_DIR")
+    return path
+
+
+def read_arrow(benchmark: str, table: str, columns=None, filters=None, store_dir=None) -> pa.Table:
+    """One table as Arrow; `filters` are pyarrow/Parquet filters, e.g. [("num_epochs", "=", 108)]."""
+    return pq.read_table(_path(benchmark, table, store_dir), columns=columns, filters=filters)
+
+
+def read_table(benchmark: str, table: str, columns=None, filters=None, store_dir=None):
+    """One table as a pandas DataFrame (JSON columns stay JSON text; see `trials` for dicts)."""
+    return read_arrow(benchmark, table, columns, filters, store_dir).to_pandas()
+
+
+def trials(benchmark: str, config_filters=None, store_dir=None):
+    """Every run joined to its config (config columns prefixed `config_`), as a DataFrame.
+
+    `config_filters` restricts the configs first (e.g. [("num_epochs", "=", 108)] for NB101,
+    [("dataset", "=", "cifar100")] for NB201), which keeps memory small on the big tables.
+    """
+    config_table, stats_table, _ = TABLES[benchmark] if benchmark in TABLES else (None, None, None)
+    config = read_arrow(benchmark, config_table, filters=config_filters, store_dir=store_dir)
+    config = config.rename_columns([f"config_{c}" if c != "id" else "config_id" for c in config.column_names])
+    stats = read_arrow(benchmark, stats_table, store_dir=store_dir)
+    if config_filters:
+        stats = stats.filter(pc.is_in(stats["config_id"], value_set=config["config_id"]))
+    joined = stats.join(config, keys="config_id", join_type="inner")
+    return joined.sort_by("id").to_pandas()
