@@ -31,15 +31,18 @@ def hash_module(matrix: Matrix, labels: Sequence[int]) -> str:
     """nasbench's graph-invariant md5 of an upper-triangular 0/1 matrix and integer labels."""
     n = len(labels)
     rng = range(n)
-    preds = [[w for w in rng if matrix[w][v]] for v in rng]
-    succs = [[w for w in rng if matrix[v][w]] for v in rng]
+    preds = [tuple(w for w in rng if matrix[w][v]) for v in rng]
+    succs = [tuple(w for w in rng if matrix[v][w]) for v in rng]
     hashes = [md5(str((len(succs[v]), len(preds[v]), labels[v])).encode()).hexdigest() for v in rng]
-    for _ in rng:
-        hashes = [
-            md5(("".join(sorted([hashes[w] for w in p])) + "|"
-                 + "".join(sorted([hashes[w] for w in s])) + "|" + h).encode()).hexdigest()
-            for p, s, h in zip(preds, succs, hashes)
-        ]
+    plan = list(zip(preds, succs))
+    for _ in rng:  # nasbench iterates exactly V times, not until convergence
+        new = []
+        for v, (p, s) in enumerate(plan):
+            # a one-element join needs no sort; this loop runs ~50 times per cell
+            into = hashes[p[0]] if len(p) == 1 else "".join(sorted([hashes[w] for w in p]))
+            out = hashes[s[0]] if len(s) == 1 else "".join(sorted([hashes[w] for w in s]))
+            new.append(md5(f"{into}|{out}|{hashes[v]}".encode()).hexdigest())
+        hashes = new
     return md5(str(sorted(hashes)).encode()).hexdigest()
 
 
