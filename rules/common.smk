@@ -36,4 +36,5 @@ def published(benchmark):
     return work("published", f"{benchmark}.json")
 
 
-stale_publications(STORE_DIR, WORK_DIR)
+if workflow.is_main_process:  # not again inside each cluster job
+    stale_publications(STORE_DIR, WORK_DIR)
