@@ -120,3 +120,14 @@ def test_parts_from_another_file_are_refused(nb101_raw, tmp_path):
     convert.convert_shard(other, 0, 1, part)
     with pytest.raises(RawFormatError, match="was made from a file of"):
         list(convert.iter_tables(nb101_raw, [part]))
+
+
+def test_only108_release_converts_with_contiguous_ids(tmp_path):
+    raw = write_tfrecord(tmp_path / "nasbench_only108.tfrecord", demo_cells(), epochs=(108,))
+    t = tables(raw, tmp_path, 2)
+    configs = t["nb101trialconfig"].to_pylist()
+    assert {c["num_epochs"] for c in configs} == {108}
+    assert [c["id"] for c in configs] == list(range(1, 93))
+    assert configs[0]["hash"] == REFERENCE_HASH
+    assert t["nb101trialstats"].num_rows == 92 * 3 and t["nb101intermediatestats"].num_rows == 92 * 6
+    assert set(t["nb101intermediatestats"].column("current_epoch").to_pylist()) == {54, 108}
