@@ -12,6 +12,7 @@ training_time = train_times[E-1] × E, latency = latency[0], NaN losses become N
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -79,9 +80,9 @@ def _required(d, key, where: str, what: str, nullable: bool = False):
     return _number(value, where, f"{what}[{key!r}]", nullable)
 
 
-def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], where: str) -> list[tuple]:
-    """Part rows (PART_SCHEMA order) of one architecture's runs: 12 then 200 epochs, datasets, seeds."""
-    rows = []
+def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], where: str,
+                rows: "PartRows") -> None:
+    """Add one architecture's runs to `rows`: 12 then 200 epochs, datasets in NNI's order, seeds."""
     for epochs in EPOCHS:
         state = info.get(epochs)
         if state is None:
@@ -100,9 +101,9 @@ def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], wh
             runs.append((DATASETS.index(key[0].lower()), key[1], result))
         for d, seed, result in sorted(runs, key=lambda r: r[:2]):
             dataset = DATASETS[d]
-            rows.append(_trial(f"{here} {dataset} seed {seed}", index, config_id(index, epochs, dataset),
-                               seed, epochs, dataset, result))
-    return rows
+            where_run = f"{here} {dataset} seed {seed}"
+            rows.add(_trial(where_run, index, config_id(index, epochs, dataset), seed, epochs, dataset, result),
+                     _curves(epochs, dataset, result))
 
 
 def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: str, r: dict) -> tuple:
@@ -119,7 +120,7 @@ def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: st
         raise RawFormatError(where, None, f"key {exc} is missing", _HINT) from None
     if not isinstance(latency, (list, tuple)) or not latency:
         raise RawFormatError(where, None, f"latency {latency!r} is not a non-empty list", _HINT)
-    trial = (
+    return (
         cid, seed,
         _required(train_acc, last, where, "train_acc1es"),
         _required(acc, valid, where, "eval_acc1es"),
@@ -136,42 +137,57 @@ def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: st
         _required(times, valid, where, "eval_times"),
         _required(times, test, where, "eval_times"),
         _required(times, ori, where, "eval_times"),
+        index,
     )
-    return trial + (index,) + _curves(epochs, dataset, r)
 
 
-def _curves(epochs: int, dataset: str, r: dict) -> tuple:
-    """(current_epoch list, 8 metric lists) with NNI's .get() lookups; all-empty epochs dropped."""
-    v, t, o = SPLITS[dataset]
-    acc, loss = r["eval_acc1es"], r["eval_losses"]
-    train_acc, train_loss = r["train_acc1es"], r["train_losses"]
+@functools.lru_cache(maxsize=None)
+def _keys(split: str, epochs: int) -> tuple[str, ...]:
+    return tuple(f"{split}@{e}" for e in range(epochs))
+
+
+def _curves(epochs: int, dataset: str, r: dict) -> list[list]:
+    """[current_epoch, 8 metrics] per epoch with NNI's .get() lookups; all-empty epochs dropped."""
+    splits = SPLITS[dataset]
+    acc_get, loss_get = r["eval_acc1es"].get, r["eval_losses"].get
+    accs = {s: list(map(acc_get, _keys(s, epochs))) for s in set(splits)}
+    losses = {s: list(map(loss_get, _keys(s, epochs))) for s in set(splits)}
     rng = range(epochs)
-    names = [[f"{s}@{e}" for e in rng] for s in (v, t, o)]
-    cols = [[train_acc.get(e) for e in rng]]
-    cols += [[acc.get(k) for k in ks] for ks in names]
-    cols += [[train_loss.get(e) for e in rng]]
-    cols += [[loss.get(k) for k in ks] for ks in names]
+    cols = [list(map(r["train_acc1es"].get, rng)), *(accs[s] for s in splits),
+            list(map(r["train_losses"].get, rng)), *(losses[s] for s in splits)]
     if None in cols[0]:
         keep = [e for e in rng if any(c[e] is not None for c in cols)]
-        cols = [[c[e] for e in keep] for c in cols]
-        current = [e + 1 for e in keep]
-    else:
-        current = list(range(1, epochs + 1))
-    return (current, *cols)
+        return [[e + 1 for e in keep]] + [[c[e] for e in keep] for c in cols]
+    return [list(range(1, epochs + 1))] + cols
 
 
 # -- parts ----------------------------------------------------------------------------------------
-def _batch(rows: list[tuple]) -> pa.RecordBatch:
-    n_scalar = len(TRIAL_FIELDS) + 1
-    columns = list(zip(*rows))
-    arrays = [pa.array(col, type=f.type, from_pandas=True) for col, f in zip(columns[:n_scalar], PART_SCHEMA)]
-    lengths = np.fromiter((len(c) for c in columns[n_scalar]), dtype=np.int32, count=len(rows))
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
-    for col, f in zip(columns[n_scalar:], PART_SCHEMA.types[n_scalar:]):
-        flat = [x for values in col for x in values]
-        values = pa.array(flat, type=f.value_type, from_pandas=True)
-        arrays.append(pa.ListArray.from_arrays(offsets, values))
-    return pa.record_batch(arrays, schema=PART_SCHEMA)
+class PartRows:
+    """Trial rows and their curves (flattened per column), turned into part RecordBatches."""
+
+    def __init__(self):
+        self.scalars: list[tuple] = []
+        self.lengths: list[int] = []
+        self.flat: list[list] = [[] for _ in range(1 + len(CURVE_FIELDS))]
+
+    def __len__(self) -> int:
+        return len(self.scalars)
+
+    def add(self, trial: tuple, curves: list[list]) -> None:
+        self.scalars.append(trial)
+        self.lengths.append(len(curves[0]))
+        for flat, values in zip(self.flat, curves):
+            flat.extend(values)
+
+    def batch(self) -> pa.RecordBatch:
+        n_scalar = len(TRIAL_FIELDS) + 1
+        arrays = [pa.array(col, type=f.type, from_pandas=True)
+                  for col, f in zip(zip(*self.scalars), PART_SCHEMA)]
+        offsets = pa.array(np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int32))
+        for flat, f in zip(self.flat, PART_SCHEMA.types[n_scalar:]):
+            arrays.append(pa.ListArray.from_arrays(offsets, pa.array(flat, type=f.value_type, from_pandas=True)))
+        self.__init__()
+        return pa.record_batch(arrays, schema=PART_SCHEMA)
 
 
 def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 1) -> dict:
@@ -188,29 +204,31 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
         with atomic_path(out) as tmp:
             writer = None
             try:
-                rows: list[tuple] = []
+                rows = PartRows()
                 for arch_index, arch_info in archs:
                     if writer is None:   # meta_archs is known once the first architecture arrives
                         meta = source.meta_archs
                         info["meta_archs_sha256"] = _meta_digest(meta)
-                        writer = pq.ParquetWriter(tmp, PART_SCHEMA.with_metadata(
-                            {_META_KEY: json.dumps({"meta_archs": meta})}), compression="zstd")
-                    rows += arch_trials(arch_index, arch_info, meta, str(raw))
+                        writer = _part_writer(tmp, meta)
+                    arch_trials(arch_index, arch_info, meta, str(raw), rows)
                     info["archs"] += 1
                     if len(rows) >= FLUSH_TRIALS:
-                        writer.write_batch(_batch(rows))
                         info["trials"] += len(rows)
-                        rows = []
+                        writer.write_batch(rows.batch())
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, PART_SCHEMA.with_metadata(
-                        {_META_KEY: json.dumps({"meta_archs": source.meta_archs})}), compression="zstd")
-                if rows:
-                    writer.write_batch(_batch(rows))
+                    writer = _part_writer(tmp, source.meta_archs)
+                if len(rows):
                     info["trials"] += len(rows)
+                    writer.write_batch(rows.batch())
             finally:
                 if writer is not None:
                     writer.close()
     return info
+
+
+def _part_writer(path: Path, meta_archs: Sequence[str]) -> pq.ParquetWriter:
+    schema = PART_SCHEMA.with_metadata({_META_KEY: json.dumps({"meta_archs": list(meta_archs)})})
+    return pq.ParquetWriter(path, schema, compression="lz4")
 
 
 def _meta_digest(meta: Sequence[str]) -> str:

@@ -118,7 +118,11 @@ class _Feed:
         return self.data[self.pos:]
 
     def read(self, n=-1):
-        end = len(self.data) if n is None or n < 0 else min(len(self.data), self.pos + n)
+        # Never a short read: the C unpickler keeps a short read's bytes buffered after its
+        # "truncated" error and would start its next load() with them.
+        end = len(self.data) if n is None or n < 0 else self.pos + n
+        if end > len(self.data):
+            return b""
         out = bytes(self.data[self.pos:end])
         self.pos = end
         return out
@@ -177,6 +181,9 @@ def restricted_loads(data: bytes, where: str) -> object:
 _CANDIDATE = re.compile(rb"\}(?:q|r)")
 _KEY_FORMS = ((2, ord("K"), "<B"), (3, ord("M"), "<H"), (5, ord("J"), "<i"))
 _MARK, _STOP = ord("("), ord(".")
+_IS_OPCODE = np.zeros(256, dtype=bool)
+_IS_OPCODE[list(b"(.012FIJKLMNPQRSTUVXabcd}eghijl]opqrst)uG")] = True
+_IS_OPCODE[0x80:0x8C] = True
 
 
 def _put_index(buf, pos: int) -> int | None:
@@ -419,22 +426,15 @@ class LegacyPth:
         if first is None:
             raise RawFormatError(self.path, p, "architecture dict without a memo index (unsupported layout)")
         n_meta = len(self.meta_archs)
-        search_from = p + 2
-        while True:
-            m = _CANDIDATE.search(buf, search_from, self.end)
-            if m is None:
-                break
+        for m in _CANDIDATE.finditer(buf, p + 2, self.end):
             c = m.start()
-            search_from = c + 1
-            nxt = _put_index(buf, c + 1)
-            if nxt is None or nxt <= first:
-                continue
             for back, opcode, fmt in _KEY_FORMS:
                 kpos = c - back
                 if kpos <= p or buf[kpos] != opcode:
                     continue
+                nxt = _put_index(buf, c + 1)
                 key = struct.unpack_from(fmt, buf, kpos + 1)[0]
-                if not 0 <= key < n_meta:
+                if nxt is None or nxt <= first or not 0 <= key < n_meta:
                     continue
                 e = kpos - 2 if buf[kpos - 2:kpos] == b"u(" else kpos
                 value = self._try_parse(p, e, first)
@@ -446,19 +446,44 @@ class LegacyPth:
         return None
 
     def _try_parse(self, p: int, e: int, first: int):
+        """The architecture dict if bytes [p, e) are exactly its value, else None."""
         self._ensure_refs(p, e, first)
-        try:
-            value = self._c_load(bytes(self.buf[p:e]) + b".", p)
-        except UnsafePickleError:
-            raise
-        except Exception:
+        if not self._run_window(p, e):
             return None
-        if self._feed.pos != self._feed.data.nbytes:
-            return None
+        value = self._c_load(_get_opcode(first) + b".", None)
         if isinstance(value, dict) and value and all(k in HP_EPOCHS and isinstance(v, dict) and "all_results" in v
                                                      for k, v in value.items()):
             return value
         return None
+
+    def _run_window(self, p: int, e: int) -> bool:
+        """Run the opcodes in [p, e) without a STOP; True if they end exactly at an opcode boundary.
+
+        No byte is appended: a window that cuts an opcode short stops with "truncated" before that
+        opcode runs, so a wrong guess can never store into a memo slot the real stream does not.
+        The dict is then fetched from its memo slot, complete only if its last SETITEMS ran.
+        """
+        try:
+            self._c_load(bytes(self.buf[p:e]), p)
+        except UnsafePickleError:
+            raise
+        except EOFError:
+            return self._feed.pos == self._feed.data.nbytes
+        except pickle.UnpicklingError as exc:
+            if "truncated" not in str(exc):
+                self._fresh_unpickler()
+            return False
+        except Exception:
+            self._fresh_unpickler()
+            return False
+        raise RawFormatError(self.path, p, "a STOP opcode inside an architecture record")
+
+    def _fresh_unpickler(self) -> None:
+        """After an error mid-window the C unpickler still buffers the window's rest: replace it,
+        keeping its memo (one C-level copy; only damaged or unusual files get here)."""
+        fresh = RestrictedUnpickler(self._feed, str(self.path))
+        fresh.memo = self._c.memo
+        self._c = fresh
 
     def _c_load(self, data: bytes, offset: int):
         self._feed.set(data)
@@ -504,15 +529,13 @@ class LegacyPth:
         if not self._ranges:
             return
         arr = np.frombuffer(self.buf, dtype=np.uint8, count=hi - lo, offset=lo)
-        pos = np.flatnonzero(arr[:-4] == ord("j")) + 1
-        if not len(pos):
-            return
+        pos = np.flatnonzero(arr[:-5] == ord("j")) + 1
+        pos = pos[_IS_OPCODE[arr[pos + 4]]]          # a real fetch is followed by an opcode
         idx = (arr[pos].astype(np.uint32) | arr[pos + 1].astype(np.uint32) << 8
                | arr[pos + 2].astype(np.uint32) << 16 | arr[pos + 3].astype(np.uint32) << 24)
-        idx = np.unique(idx[(idx >= 256) & (idx < first) & (idx >= self._range_starts[0])])
-        idx = idx[~np.isin(idx, self._pinned_arr, assume_unique=True)]
+        idx = idx[(idx >= max(256, self._range_starts[0])) & (idx < first)]
         missing: dict[int, list[int]] = {}
-        for x in idx.tolist():
+        for x in set(idx.tolist()) - self._pinned:
             r = bisect_right(self._range_starts, x) - 1
             if r >= 0 and x < self._ranges[r][1]:
                 missing.setdefault(r, []).append(x)
@@ -521,7 +544,8 @@ class LegacyPth:
         for r, xs in missing.items():
             a, nxt, p, e = self._ranges[r]
             self._ensure_refs(p, e, a)
-            self._c_load(bytes(self.buf[p:e]) + b".", p)
+            if not self._run_window(p, e):
+                raise RawFormatError(self.path, p, "re-reading an architecture record failed")
             self._pinned.update(xs)
             self._pinned_arr = np.array(sorted(self._pinned), dtype=np.uint32)
             self._drop(a, nxt)
@@ -547,6 +571,10 @@ class LegacyPth:
             self._c_load(data, None)
         finally:
             self._c.maintenance = False
+
+
+def _get_opcode(idx: int) -> bytes:
+    return b"h" + bytes((idx,)) if idx < 256 else b"j" + struct.pack("<I", idx)
 
 
 def _placeholder(item) -> bytes:
