@@ -1,0 +1,55 @@
+"""NAS-Bench-201 store invariants for `verify`: NNI's config grid, labels, value ranges, and the
+final metrics recomputed from the per-epoch rows (the same data, stored twice, must agree)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checks_common import count_violations, parquet_matches_sqlite, store_db
+from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES
+from .schema import DB_FILENAME
+
+TABLES = ["nb201trialconfig", "nb201trialstats", "nb201intermediatestats"]
+
+
+def _among(values) -> str:
+    return "(" + ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in values) + ")"
+
+
+_OPS_OK = " AND ".join(f"json_extract(arch, '$.\"{e}\"') IN {_among(PRIMITIVES)}" for e in EDGES)
+RULES = {
+    "configs are NNI's grid (meta arch x [12, 200] x datasets, ids from 1)": "SELECT COUNT(*) FROM nb201trialconfig "
+        f"WHERE num_epochs != (CASE WHEN (id - 1) % 8 < 4 THEN 12 ELSE 200 END) OR dataset != (CASE (id - 1) % 4 "
+        + " ".join(f"WHEN {i} THEN '{d}'" for i, d in enumerate(DATASETS)) + " END) OR num_channels != 16 "
+        "OR num_cells != 5 OR (SELECT MAX(id) FROM nb201trialconfig) != (SELECT COUNT(*) FROM nb201trialconfig) "
+        "OR (SELECT COUNT(*) FROM nb201trialconfig) % 8 != 0",
+    "the 8 configs of a meta arch share its arch": "SELECT COUNT(*) FROM nb201trialconfig c JOIN nb201trialconfig f "
+        "ON f.id = c.id - (c.id - 1) % 8 WHERE c.arch != f.arch",
+    "archs are distinct and use NAS-Bench-201's edges and operators": "SELECT COUNT(*) FROM nb201trialconfig WHERE "
+        f"(id - 1) % 8 = 0 AND NOT ({_OPS_OK} AND (SELECT COUNT(*) FROM json_each(arch)) = 6) "
+        "OR (SELECT COUNT(DISTINCT arch) FROM nb201trialconfig) * 8 != (SELECT COUNT(*) FROM nb201trialconfig)",
+    "one trial per config and seed": "SELECT COUNT(*) FROM (SELECT 1 FROM nb201trialstats GROUP BY config_id, seed "
+        "HAVING COUNT(*) > 1) ",
+    "trials belong to configs": "SELECT COUNT(*) FROM nb201trialstats s LEFT JOIN nb201trialconfig c "
+        "ON s.config_id = c.id WHERE c.id IS NULL",
+    "accuracies in [0, 100], sizes and times >= 0": "SELECT COUNT(*) FROM nb201trialstats WHERE NOT ("
+        "train_acc BETWEEN 0 AND 100 AND valid_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100 "
+        "AND ori_test_acc BETWEEN 0 AND 100 AND parameters > 0 AND flops > 0 AND latency >= 0 "
+        "AND training_time >= 0 AND valid_evaluation_time >= 0 AND test_evaluation_time >= 0 "
+        "AND ori_test_evaluation_time >= 0)",
+    "intermediate epochs in 1..num_epochs, once each": "SELECT COUNT(*) FROM (SELECT i.trial_id FROM "
+        "nb201intermediatestats i JOIN nb201trialstats s ON i.trial_id = s.id JOIN nb201trialconfig c "
+        "ON s.config_id = c.id GROUP BY i.trial_id HAVING MIN(i.current_epoch) < 1 "
+        "OR MAX(i.current_epoch) > MAX(c.num_epochs) OR COUNT(DISTINCT i.current_epoch) != COUNT(*))",
+    f"final metrics = the last epoch's (epochs {_among(EPOCHS)})": "SELECT COUNT(*) FROM nb201trialstats s "
+        "JOIN nb201trialconfig c ON s.config_id = c.id JOIN nb201intermediatestats i ON i.trial_id = s.id "
+        "AND i.current_epoch = c.num_epochs WHERE NOT (i.train_acc IS s.train_acc AND i.valid_acc IS s.valid_acc "
+        "AND i.test_acc IS s.test_acc AND i.ori_test_acc IS s.ori_test_acc AND i.train_loss IS s.train_loss "
+        "AND i.valid_loss IS s.valid_loss AND i.test_loss IS s.test_loss AND i.ori_test_loss IS s.ori_test_loss)",
+}
+
+
+def check(store_dir: Path, entry: dict) -> list[str]:
+    with store_db(store_dir, DB_FILENAME) as conn:
+        problems = count_violations(conn, RULES)
+        problems += parquet_matches_sqlite(conn, store_dir / "nasbench201", TABLES)
+    return problems
