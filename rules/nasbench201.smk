@@ -1,65 +1,68 @@
 # NAS-Bench-201: legacy/zip .pth (one job: it is one pickle stream) or NATS-tss archive (one job per
 # slice of architectures, in parallel) -> parts -> SQLite and Parquet (in parallel) -> publish.
-NB201_RAW = raw_file("nasbench201")
-NB201_JOBS = config.get("nasbench201", {}).get("jobs", 8) if NB201_RAW.endswith(".tar") else 1
-NB201_PARTS = [work("nasbench201", "parts", f"{i}-of-{NB201_JOBS}.parquet") for i in range(NB201_JOBS)]
-NB201_TABLES = ["nb201trialconfig", "nb201trialstats", "nb201intermediatestats"]
+# Defined only when a nasbench201 source is configured (other benchmarks build without one).
+if "nasbench201" in config["sources"]:
+    NB201_RAW = raw_file("nasbench201")
+    NB201_JOBS = config.get("nasbench201", {}).get("jobs", 8) if NB201_RAW.endswith(".tar") else 1
+    NB201_PARTS = [work("nasbench201", "parts", f"{i}-of-{NB201_JOBS}.parquet") for i in range(NB201_JOBS)]
+    NB201_TABLES = ["nb201trialconfig", "nb201trialstats", "nb201intermediatestats"]
 
-PUBLISHED_FILES["nasbench201"] = {
-    "nasbench201.db": work("nasbench201", "nasbench201.db"),
-    **{f"nasbench201/{t}.parquet": work("nasbench201", "parquet", f"{t}.parquet") for t in NB201_TABLES},
-}
-
-
-rule nb201_part:
-    input:
-        raw=NB201_RAW,
-    output:
-        temp(work("nasbench201", "parts", "{i}-of-{n}.parquet")),
-    log:
-        log("nb201_part_{i}-of-{n}.log"),
-    resources:
-        mem_mb=lambda wc: 4000 if wc.n == "1" else 1000,
-        runtime=30,
-    script:
-        "../scripts/nb201_part.py"
+    PUBLISHED_FILES["nasbench201"] = {
+        "nasbench201.db": work("nasbench201", "nasbench201.db"),
+        **{f"nasbench201/{t}.parquet": work("nasbench201", "parquet", f"{t}.parquet") for t in NB201_TABLES},
+    }
 
 
-rule nb201_sqlite:
-    input:
-        parts=NB201_PARTS,
-    output:
-        work("nasbench201", "nasbench201.db"),
-    log:
-        log("nb201_sqlite.log"),
-    resources:
-        mem_mb=1500,
-        runtime=30,
-    script:
-        "../scripts/nb201_tables.py"
-
-
-rule nb201_parquet:
-    input:
-        parts=NB201_PARTS,
-    output:
-        [work("nasbench201", "parquet", f"{t}.parquet") for t in NB201_TABLES],
-    log:
-        log("nb201_parquet.log"),
-    resources:
-        mem_mb=1500,
-        runtime=30,
-    script:
-        "../scripts/nb201_tables.py"
-
-
-if config.get("demo"):
-
-    rule demo_nasbench201_raw:
+    rule nb201_part:
+        input:
+            raw=NB201_RAW,
         output:
-            "demo/raw/NAS-Bench-201-v1_1-096897.pth",
+            temp(work("nasbench201", "parts", "{i}-of-{n}.parquet")),
         log:
-            log("demo_nasbench201_raw.log"),
-        localrule: True
+            log("nb201_part_{i}-of-{n}.log"),
+        resources:
+            mem_mb=lambda wc: 4000 if wc.n == "1" else 1000,
+            runtime=30,
         script:
-            "../scripts/nb201_demo_raw.py"
+            "../scripts/nb201_part.py"
+
+
+    rule nb201_sqlite:
+        input:
+            parts=NB201_PARTS,
+        output:
+            work("nasbench201", "nasbench201.db"),
+        log:
+            log("nb201_sqlite.log"),
+        resources:
+            mem_mb=1500,
+            runtime=30,
+        script:
+            "../scripts/nb201_tables.py"
+
+
+    rule nb201_parquet:
+        input:
+            parts=NB201_PARTS,
+        output:
+            [work("nasbench201", "parquet", f"{t}.parquet") for t in NB201_TABLES],
+        log:
+            log("nb201_parquet.log"),
+        resources:
+            mem_mb=1500,
+            runtime=30,
+        script:
+            "../scripts/nb201_tables.py"
+
+
+    if config.get("demo"):
+
+        rule demo_nasbench201_raw:
+            output:
+                "demo/raw/NAS-Bench-201-v1_1-096897.pth",
+            log:
+                log("demo_nasbench201_raw.log"),
+            localrule: True
+            script:
+                "../scripts/nb201_demo_raw.py"
+

@@ -1,0 +1,86 @@
+"""The real Snakemake workflow on NB201 fixtures: .pth and NATS archive give the same store; hostile input publishes nothing."""
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from nasbench_store.nasbench201 import fixtures as fx
+
+from test_workflow_nb101 import store_bytes
+
+INCLUDED = 'include: "rules/nasbench201.smk"' in (Path(__file__).resolve().parents[1] / "Snakefile").read_text()
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not INCLUDED, reason='the Snakefile does not include "rules/nasbench201.smk" yet')]
+NUM_ARCHS, SEED, CHOSEN = 6, 3, [0, 1, 2, 5]
+NB201_FILES = ["nasbench201.db", "nasbench201/nb201intermediatestats.parquet",
+               "nasbench201/nb201trialconfig.parquet", "nasbench201/nb201trialstats.parquet"]
+
+
+def nb201_config(raw, jobs=3):
+    # rules/nasbench101.smk reads its config at parse time even when it is not built; give it values.
+    return {"benchmarks": ["nasbench201"], "sources": {"nasbench201": {"path": str(raw)},
+                                                       "nasbench101": {"path": str(raw)}},
+            "nasbench101": {"shards": 1}, "nasbench201": {"jobs": jobs}}
+
+
+def test_pth_and_nats_archive_publish_identical_verified_stores(workflow, tmp_path):
+    pth = fx.write_nb201_pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", NUM_ARCHS, SEED, CHOSEN)
+    nats = fx.write_nats_tss_archive(tmp_path / "NATS-tss-v1_0-3ffb9-simple.tar", NUM_ARCHS, SEED, CHOSEN)
+    a = workflow("pth", **nb201_config(pth))
+    b = workflow("nats", **nb201_config(nats, jobs=3))
+    a.run().check()
+    out = b.run().check().output
+    assert out.count("rule nb201_part:") == 3
+    sa, sb = store_bytes(a.store), store_bytes(b.store)
+    assert sorted(k for k in sa if k.startswith("nasbench201")) == NB201_FILES
+    assert {k: sa[k] for k in NB201_FILES} == {k: sb[k] for k in NB201_FILES}
+    entry = json.loads((a.store / "manifest.json").read_text())["benchmarks"]["nasbench201"]
+    assert entry["raw"]["file"] == pth.name
+    assert entry["tables"]["nasbench201.db"] == {"nb201trialconfig": NUM_ARCHS * 8,
+                                                 "nb201trialstats": entry["tables"]["nasbench201.db"][
+                                                     "nb201trialstats"],
+                                                 "nb201intermediatestats": entry["tables"]["nasbench201.db"][
+                                                     "nb201intermediatestats"]}
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=a.store, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "Nothing to be done" in a.run().check().output
+    a.run("verify").check()
+    b.run("verify").check()
+
+
+def test_hostile_pth_fails_naming_the_global_and_publishes_nothing(workflow, tmp_path):
+    marker = tmp_path / "marker"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+            return os.system, (f"touch {marker}",)
+
+    obj = fx.benchmark_dict(3)
+    obj["arch2infos"][2]["less"]["all_results"][("cifar10", 111)]["flop"] = Payload()
+    raw = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    raw.write_bytes(fx.LEGACY_HEADER + pickle.dumps(obj, protocol=2) + fx.LEGACY_TAIL)
+    wf = workflow(**nb201_config(raw))
+    out = wf.run()
+    assert out.returncode != 0
+    assert "the pickle asks for the global posix.system, which is not allowed" in out.output
+    assert not marker.exists()
+    assert not (wf.store / "nasbench201.db").exists() and not (wf.store / "manifest.json").exists()
+
+
+def test_truncated_nats_member_fails_naming_it(workflow, tmp_path):
+    nats = fx.write_nats_tss_archive(tmp_path / "nats", NUM_ARCHS, SEED, CHOSEN)
+    member = nats / "000002.pickle.pbz2"
+    member.write_bytes(member.read_bytes()[:-50])
+    tar = tmp_path / "NATS-tss-v1_0-3ffb9-simple.tar"
+    with tarfile.open(tar, "w") as tf:
+        tf.add(nats, arcname=fx.NATS_TSS_NAME)
+    wf = workflow(**nb201_config(tar, jobs=2))
+    out = wf.run()
+    assert out.returncode != 0 and "000002.pickle.pbz2" in out.output and "truncated" in out.output
+    assert not (wf.store / "nasbench201.db").exists()
