@@ -44,6 +44,12 @@ BENCHMARKS = {
 
 def load_nni_benchmark(benchmark: str) -> types.ModuleType:
     """Import nni.nas.benchmark.<benchmark> from the installed NNI without its parents' __init__."""
+    if "nni.nas.benchmark" not in sys.modules:
+        _register_bare_parents()
+    return importlib.import_module(f"nni.nas.benchmark.{benchmark}")
+
+
+def _register_bare_parents() -> None:
     spec = importlib.util.find_spec("nni")  # locates the package without executing nni/__init__.py
     if spec is None or not spec.submodule_search_locations:
         sys.exit("nni is not installed in this interpreter: use the NNI venv (tests/nni_oracle/requirements.txt)")
@@ -53,7 +59,6 @@ def load_nni_benchmark(benchmark: str) -> types.ModuleType:
         package = types.ModuleType(name)
         package.__path__ = [str(root / sub)]
         sys.modules[name] = package
-    return importlib.import_module(f"nni.nas.benchmark.{benchmark}")
 
 
 def bind(module: types.ModuleType, db_path: Path):
