@@ -43,6 +43,8 @@ SPECIAL = [dict(arch=ARCH_STRS[0], num_epochs=200, dataset="cifar100"),
            dict(arch=dict(ARCH0, **{"0_1": "conv_5x5"}), num_epochs=200, dataset=None),
            dict(arch=None, num_epochs=200, dataset="imagenet16"),
            dict(arch=None, num_epochs=100, dataset=None)]
+STRING_EPOCHS = dict(arch=ARCH0, num_epochs="200", dataset="cifar100")
+SPECIAL += [STRING_EPOCHS]
 PROBES = [{"op": "count"}, {"op": "config", "where": {"arch": ARCH0, "num_epochs": 200, "dataset": "cifar100"}},
           {"op": "schema"}]
 TABLES = {"Nb201TrialConfig": "nb201trialconfig", "Nb201TrialStats": "nb201trialstats",
@@ -117,12 +119,21 @@ def test_our_extensions_where_nni_matches_nothing(run):
     nni_dict, _ = _results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
                                      include_intermediates=False))
     assert nni == {"rows": []} and ours == nni_dict and ours["rows"]
-    for call, word in zip(SPECIAL[1:], ("conv_5x5", "imagenet16", "100")):
+    for call, word in zip(SPECIAL[1:4], ("conv_5x5", "imagenet16", "100")):
         nni, ours = _results(run, call)
         assert nni == {"rows": []}
         assert ours["error"] == "QueryError" and word in ours["message"], ours
     nni, ours = _results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction="max"))
     assert nni == ours == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
+
+
+@pytest.mark.xfail(strict=True, reason="nasbench201.constants.check_epochs rejects the str '200' with "
+                   "\"NAS-Bench-201 has no '200'-epoch runs; valid: 12, 200 or None\"; NNI matches it (SQLite "
+                   "INTEGER affinity), and so do our NB101 and NDS queries")
+def test_epochs_given_as_a_string_match_like_nni(run):
+    nni, ours = _results(run, STRING_EPOCHS)
+    assert len(nni["rows"]) == 3
+    assert ours == nni
 
 
 def test_nni_models_read_the_file(run):
