@@ -33,6 +33,19 @@ def test_plain_list_with_nan_tokens_at_any_chunk_size(chunk):
     assert [data[r.offset:r.offset + 7] for r in got] == [b'{"a": N', b'{"a": -', b'{"a": 2']
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_keep_skips_other_number_lists_unparsed(chunk):
+    text = ('[{"it": [1.5, NaN, -2e-3, Infinity], "a": [1, 2], "nested": [[1], [2]], "d": {"x": 1}, '
+            '"s": "[1]", "empty": []}, {"a": 3, "it": [4]}]')
+    got = list(iter_records(io.BytesIO(text.encode()), chunk, keep=frozenset({"a", "d"})))
+    assert [r.value for r in got] == [{"a": [1, 2], "d": {"x": 1}}, {"a": 3}]
+    assert got[1].offset == text.index('{"a": 3')
+    with pytest.raises(JsonStreamError, match=r"malformed JSON in record 0, key 'nested'"):
+        list(iter_records(io.BytesIO(b'[{"nested": [[1], [2}]'), chunk, keep=frozenset({"a"})))
+    with pytest.raises(JsonStreamError, match=r"expected a key in record 0"):
+        list(iter_records(io.BytesIO(b'[{"a": 1, 2: 3}]'), chunk, keep=frozenset({"a"})))
+
+
 def test_reruns_object_and_empty_lists():
     got = records('{"top": [{"i": 0}, {"i": 1}], "mid": [{"i": 2}]}')
     assert [(r.section, r.index, r.value["i"]) for r in got] == [("top", 0, 0), ("top", 1, 1), ("mid", 0, 2)]

@@ -74,12 +74,13 @@ class NdsArchive:
                                  "the download is incomplete or not NDS's data.zip; download it again")
         return self._zip.open(info)
 
-    def records(self, sweep: str) -> Iterator[Record]:
-        """Stream the sweep file's records; structural errors name the member and byte offset."""
+    def records(self, sweep: str, keep: frozenset | None = None) -> Iterator[Record]:
+        """Stream the sweep file's records (only `keep` keys, see `iter_records`); structural errors
+        name the member and byte offset."""
         where = f"{self.path}!{member_name(sweep)}"
         try:
             with self.open_sweep(sweep) as stream:
-                yield from iter_records(stream)
+                yield from iter_records(stream, keep=keep)
         except JsonStreamError as exc:
             raise RawFormatError(where, exc.offset, exc.problem,
                                  "the sweep file is not valid JSON; download data.zip again") from None

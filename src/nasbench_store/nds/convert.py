@@ -8,6 +8,7 @@ depend only on the input, never on how many jobs ran.
 """
 from __future__ import annotations
 
+import hashlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
@@ -21,7 +22,7 @@ from ..errors import RawFormatError
 from ..tablewriter import ParquetTables, SqliteTables, arrow_schema, table_name
 from .archive import NdsArchive, member_name
 from .constants import SWEEP_FILES, sweep_labels
-from .mapping import Config, Epochs, RecordError, Trial, map_record
+from .mapping import USED_KEYS, Config, Epochs, RecordError, Trial, map_record
 from .schema import MODELS, NdsIntermediateStats, NdsTrialConfig, NdsTrialStats
 
 CONFIG_SCHEMA = arrow_schema(NdsTrialConfig)
@@ -45,7 +46,7 @@ def convert_sweep(archive: str | Path, sweep: str, part: str | Path) -> int:
         where = f"{zf.path}!{member_name(sweep)}"
         rows: list[tuple] = []
         current = None
-        for record in zf.records(sweep):
+        for record in zf.records(sweep, keep=USED_KEYS):
             if record.section != current and rows:
                 sections.setdefault(current, []).append(_batch(rows))
                 rows = []
@@ -93,24 +94,28 @@ class NdsAssembly:
             table_name(NdsIntermediateStats): (INTERMEDIATE_SCHEMA, self.intermediates()),
         }
 
-    def _config_ids(self) -> Iterator[tuple[pa.Table, np.ndarray, list[tuple]]]:
-        """Per part: its config columns, each row's global config id, and the configs new in it."""
-        ids: dict[tuple, int] = {}
+    def _config_ids(self) -> Iterator[tuple[np.ndarray, list[tuple]]]:
+        """Per part: each row's global config id, and the configs first seen in it.
+
+        Configs are equal when all nine columns are (NNI's get_or_create); the lookup keeps a
+        128-bit digest per config rather than its JSON text, so memory stays small.
+        """
+        ids: dict[bytes, int] = {}
         for path in self.parts:
             table = pq.read_table(path, columns=list(Config._fields))
-            keys = zip(*(table.column(name).to_pylist() for name in Config._fields))
             row_ids = np.empty(table.num_rows, dtype=np.int64)
             new: list[tuple] = []
-            for row, key in enumerate(keys):
-                config_id = ids.get(key)
+            for row, key in enumerate(zip(*(table.column(name).to_pylist() for name in Config._fields))):
+                digest = _config_digest(key)
+                config_id = ids.get(digest)
                 if config_id is None:
-                    config_id = ids[key] = len(ids) + 1
+                    config_id = ids[digest] = len(ids) + 1
                     new.append((config_id,) + key)
                 row_ids[row] = config_id
-            yield table, row_ids, new
+            yield row_ids, new
 
     def configs(self) -> Iterator[pa.RecordBatch]:
-        for _, _, new in self._config_ids():
+        for _, new in self._config_ids():
             if new:
                 columns = list(zip(*new))
                 yield pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, CONFIG_SCHEMA)],
@@ -118,7 +123,7 @@ class NdsAssembly:
 
     def trials(self) -> Iterator[pa.RecordBatch]:
         next_id = 1
-        for path, (_, config_ids, _) in zip(self.parts, self._config_ids()):
+        for path, (config_ids, _) in zip(self.parts, self._config_ids()):
             table = pq.read_table(path, columns=list(Trial._fields))
             n = table.num_rows
             if not n:
@@ -147,6 +152,12 @@ class NdsAssembly:
                                     + [c.flatten() for c in curves], schema=INTERMEDIATE_SCHEMA)
             for start in range(0, total, OUT_BATCH_ROWS):
                 yield batch.slice(start, OUT_BATCH_ROWS)
+
+
+def _config_digest(key: tuple) -> bytes:
+    """Digest of a config; -0.0 and 0.0 are one value, as SQL equality has it."""
+    normalized = tuple(v + 0.0 if isinstance(v, float) else v for v in key)
+    return hashlib.blake2b(repr(normalized).encode(), digest_size=16).digest()
 
 
 def parts_by_sweep(paths: Iterable[str | Path]) -> dict[str, Path]:

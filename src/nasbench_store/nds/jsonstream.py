@@ -15,6 +15,11 @@ CHUNK_BYTES = 1 << 20
 # A real record is tens of kilobytes; a "record" past this is a malformed file, not data.
 MAX_RECORD_CHARS = 64 << 20
 _WS = re.compile(r"[ \t\n\r]*")
+# A flat list of numbers (NaN/Infinity included), stepped over without building Python floats.
+_NUMBER_LIST = re.compile(r"\[[-+0-9.eE,\s NaIifnty]*\]")
+_NOT_IN_NUMBER_LIST = re.compile(r"[^-+0-9.eE,\s NaIifnty]")
+_PLAIN_KEY = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,}])")
 _DECODER = json.JSONDecoder()
 
 
@@ -98,13 +103,63 @@ class _Text:
             self.pos = end
             return value
 
+    def skip_number_list(self) -> bool:
+        """Step over a flat list of numbers at `pos` unparsed; False (pos unchanged) if it is not one."""
+        while True:
+            match = _NUMBER_LIST.match(self.buf, self.pos)
+            if match:
+                self.pos = match.end()
+                return True
+            if _NOT_IN_NUMBER_LIST.search(self.buf, self.pos + 1):
+                return False  # nested or not numbers: the decoder takes it (and reports errors)
+            if len(self.buf) - self.pos > MAX_RECORD_CHARS or not self.fill():
+                return False
 
-def iter_records(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[Record]:
-    """Yield every record of a sweep file in file order, with its section, index and byte offset."""
+    def decode_object(self, keep: frozenset, what: str) -> dict:
+        """Decode the object at `pos`, keeping only `keep` keys; other number lists are skipped unparsed.
+
+        Plain keys and separators are matched by regex (the fast path); anything else, including a
+        key or separator cut by the end of the buffer, goes through the general peek/decode path.
+        """
+        self.expect("{", f"'{{' opening {what}")
+        obj = {}
+        if self.peek() == "}":
+            self.pos += 1
+            return obj
+        while True:
+            match = _PLAIN_KEY.match(self.buf, self.pos)
+            if match:
+                key = match.group(1)
+                self.pos = match.end()
+            else:
+                if self.peek() != '"':
+                    self.expect('"', f"a key in {what}")
+                key = self.decode(f"a key in {what}")
+                self.expect(":", f"':' after key {key!r} in {what}")
+            if key in keep:
+                obj[key] = self.decode(f"{what}, key {key!r}")
+            elif not (self.peek() == "[" and self.skip_number_list()):
+                self.decode(f"{what}, key {key!r}")
+            match = _SEPARATOR.match(self.buf, self.pos)
+            if match:
+                self.pos = match.end()
+                closer = match.group(1)
+            else:
+                closer = self.expect(",}", f"',' or '}}' in {what}")
+            if closer == "}":
+                return obj
+
+
+def iter_records(stream: BinaryIO, chunk: int = CHUNK_BYTES, keep: frozenset | None = None) -> Iterator[Record]:
+    """Yield every record of a sweep file in file order, with its section, index and byte offset.
+
+    With `keep`, records hold only those keys, and the values of other keys that are flat lists of
+    numbers (the per-iteration logs, most of a file's bytes) are stepped over without parsing.
+    """
     text = _Text(stream, chunk)
     opener = text.expect("[{", "'[' (a list of records) or '{' (an object with 'top' and 'mid')")
     if opener == "[":
-        yield from _array(text, None)
+        yield from _array(text, None, keep)
     else:
         seen: list[str] = []
         if text.peek() == "}":
@@ -118,7 +173,7 @@ def iter_records(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[Record]
                 seen.append(key)
                 text.expect(":", "':'")
                 text.expect("[", f"'[' opening the {key!r} list")
-                yield from _array(text, key)
+                yield from _array(text, key, keep)
                 if text.expect(",}", "',' or '}'") == "}":
                     break
         if sorted(seen) != ["mid", "top"]:
@@ -128,7 +183,7 @@ def iter_records(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[Record]
         raise JsonStreamError(text.offset(), "extra data after the top-level value")
 
 
-def _array(text: _Text, section: str | None) -> Iterator[Record]:
+def _array(text: _Text, section: str | None, keep: frozenset | None) -> Iterator[Record]:
     if text.peek() == "]":
         text.pos += 1
         return
@@ -138,7 +193,8 @@ def _array(text: _Text, section: str | None) -> Iterator[Record]:
             text.expect("{", "'{' opening a record")
         offset = text.offset()
         where = f"record {index}" if section is None else f"record {section}[{index}]"
-        yield Record(section, index, offset, text.decode(where))
+        value = text.decode(where) if keep is None else text.decode_object(keep, where)
+        yield Record(section, index, offset, value)
         index += 1
         if text.expect(",]", "',' or ']'") == "]":
             return

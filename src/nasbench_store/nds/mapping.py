@@ -12,6 +12,14 @@ from ..tablewriter import json_text
 from .constants import BLOCK_FAMILIES, SweepLabels
 
 
+# The record keys NNI's mapping reads; the reader can skip the rest (per-iteration logs, memory...).
+USED_KEYS = frozenset({"net", "optim", "rng_seed", "params", "flops", "iter_time",
+                       "train_ep_top1", "test_ep_top1", "train_ep_loss"})
+
+
+_NUMBER_TYPES = frozenset({int, float})  # exact types: JSON true/false (bool) are not numbers
+
+
 class RecordError(ValueError):
     """One record does not have the shape NNI's db_gen expects."""
 
@@ -142,14 +150,14 @@ def _curve(record: dict, key: str, num_epochs: int, nan_ok: bool) -> list[float]
     values = _get(record, key, list)
     if len(values) != num_epochs:
         raise RecordError(f"{key} has {len(values)} values but optim.max_ep is {num_epochs}")
-    out = []
-    for epoch, value in enumerate(values, 1):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RecordError(f"{key}[{epoch - 1}] is {value!r}, expected a number")
-        if not nan_ok and math.isnan(value):
-            raise RecordError(f"{key}[{epoch - 1}] is NaN; only losses may be NaN")
-        out.append(float(value))
-    return out
+    # Whole-list checks run in C (map); the loop below only runs to name the bad value.
+    if not set(map(type, values)) <= _NUMBER_TYPES or (not nan_ok and any(map(math.isnan, values))):
+        for index, value in enumerate(values):
+            if type(value) not in _NUMBER_TYPES:
+                raise RecordError(f"{key}[{index}] is {value!r}, expected a number")
+            if math.isnan(value):
+                raise RecordError(f"{key}[{index}] is NaN; only losses may be NaN")
+    return list(map(float, values))
 
 
 def _null_nan(value: float) -> float | None:
