@@ -43,7 +43,8 @@ CALLS += [dict(arch=None, num_epochs=None, isomorphism=False),  # NNI's position
           dict(arch=REF, num_epochs=108),
           dict(arch=REF, num_epochs=108, reduction="max")]
 SPECIAL = [dict(arch=DANGLING, num_epochs=108), dict(arch=dict(REF, op1="conv7x7"), num_epochs=108)]
-PROBES = [{"op": "count"}, {"op": "config", "where": {"hash": REF_HASH, "num_epochs": 108}}, {"op": "schema"}]
+PROBES = [{"op": "count"}, {"op": "config", "where": {"hash": REF_HASH, "num_epochs": 108}}, {"op": "schema"},
+          {"op": "hash_module"}]
 TABLES = {"Nb101TrialConfig": "nb101trialconfig", "Nb101TrialStats": "nb101trialstats",
           "Nb101IntermediateStats": "nb101intermediatestats"}
 
@@ -135,7 +136,7 @@ def test_errors(run):
 
 def test_nni_models_read_the_file(run):
     """Raw selects through NNI's models: row counts, a config by hash, its trial_stats and intermediates backrefs."""
-    counts, config, _ = run["nni"]["probes"]
+    counts, config, *_ = run["nni"]["probes"]
     with sqlite3.connect(f"file:{run['db']}?mode=ro", uri=True) as conn:
         assert counts == {m: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for m, t in TABLES.items()}
     assert counts == {"Nb101TrialConfig": 92 * 4, "Nb101TrialStats": 92 * 12, "Nb101IntermediateStats": 92 * 24}
@@ -160,3 +161,12 @@ def test_schema_is_exactly_what_nnis_models_create(run):
     config = schema["store"]["nb101trialconfig"]
     assert config["columns"][1] == [1, "arch", "JSON", 1, None, 0]
     assert config["indexes"]["nb101trialconfig_hash"]["columns"] == ["hash"]
+
+
+def test_nnis_graph_hash_of_every_stored_arch_is_its_stored_hash(run):
+    """NNI's isomorphic lookup hashes the caller's arch with its own hash_module and compares it with
+    the stored `hash`: for every config, NNI's hash of our stored arch must be our stored hash."""
+    nni_hashes = run["nni"]["probes"][3]
+    with sqlite3.connect(f"file:{run['db']}?mode=ro", uri=True) as conn:
+        stored = {str(i): h for i, h in conn.execute("SELECT id, hash FROM nb101trialconfig")}
+    assert nni_hashes == stored and len(stored) == 92 * 4

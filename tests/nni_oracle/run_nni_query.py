@@ -12,7 +12,8 @@ and the output is
      "probes": [...]}
 Probes read the file through NNI's peewee models directly: {"op": "count"} (rows per model),
 {"op": "config", "where": {field: value}} (Config.get(**where) followed through its backrefs
-trial_stats and intermediates), {"op": "schema"} (DDL text, columns, foreign keys and indexes of
+trial_stats and intermediates), {"op": "hash_module"} (NAS-Bench-101 only: NNI's graph hash
+of every stored arch, by config id), {"op": "schema"} (DDL text, columns, foreign keys and indexes of
 the file next to those NNI's models create in an empty database).
 
 Only NNI's benchmark modules run: the parent packages nni, nni.common, nni.nas and
@@ -105,6 +106,9 @@ def run_probe(probe: dict, models: list, db) -> object:
                 "trial_stats": [{**model_to_dict(t, recurse=False),
                                  "intermediates": [model_to_dict(i, recurse=False) for i in t.intermediates]}
                                 for t in config.trial_stats]}
+    if probe["op"] == "hash_module":  # NAS-Bench-101: NNI's graph hash of every stored arch
+        from nni.nas.benchmark.nasbench101.graph_util import hash_module, infer_num_vertices
+        return {c.id: hash_module(c.arch, infer_num_vertices(c.arch)) for c in config_model.select()}
     if probe["op"] == "schema":
         tables = [m._meta.table_name for m in models]
         empty = SqliteExtDatabase(":memory:")
