@@ -29,7 +29,7 @@ import mmap
 import pickle
 import re
 import struct
-import tarfile
+import sys
 import zipfile
 from bisect import bisect_right
 from contextlib import ExitStack
@@ -45,14 +45,32 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 LEGACY_STORAGE_KEYS = b"\x80\x02]q\x00."
 MAX_TAIL_BYTES = 256 << 20
+RELEASE_BYTES = 64 << 20
 _TOMBSTONE_GLOBAL = ("nasbench_store.nasbench201.pickles", "TOMBSTONE")
 
 
 class _Tombstone:
-    """Left in memo slots of converted architectures; no real fetch can reach one."""
+    """Left in memo slots of converted architectures. Whatever the parse does with one (store it,
+    call it, fill it, build it), it ends up referenced, so a fetch of a dropped entry shows up as
+    a higher reference count after the parse and the entry is restored (see `_parse_range`)."""
 
     def __repr__(self):
         return "<dropped memo entry>"
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+    def append(self, item):
+        pass
+
+    def extend(self, items):
+        pass
 
 
 TOMBSTONE = _Tombstone()
@@ -64,6 +82,9 @@ class _DType:
     _FORMATS = {"f8": "d", "f4": "f", "f2": "e", "i8": "q", "i4": "i", "i2": "h", "i1": "b",
                 "u8": "Q", "u4": "I", "u2": "H", "u1": "B", "b1": "?"}
 
+    def __new__(cls, spec, align=False, copy=False):
+        return TOMBSTONE if spec is TOMBSTONE else super().__new__(cls)
+
     def __init__(self, spec, align=False, copy=False):
         if not isinstance(spec, str) or spec not in self._FORMATS:
             raise pickle.UnpicklingError(f"numpy dtype {spec!r} is not a plain numeric type")
@@ -71,6 +92,8 @@ class _DType:
         self.byteorder = "<"
 
     def __setstate__(self, state):
+        if state is TOMBSTONE:
+            return
         order = state[1] if isinstance(state, tuple) and len(state) > 1 else None
         if order not in ("<", ">", "=", "|"):
             raise pickle.UnpicklingError(f"numpy dtype state {state!r} has no byte order")
@@ -79,6 +102,8 @@ class _DType:
 
 def _scalar(dtype, data):
     """numpy.core.multiarray.scalar(dtype, bytes) -> the Python float/int/bool it holds."""
+    if dtype is TOMBSTONE or data is TOMBSTONE:
+        return TOMBSTONE
     if not isinstance(dtype, _DType) or not isinstance(data, bytes):
         raise pickle.UnpicklingError("numpy scalar needs a dtype and its bytes")
     fmt = struct.Struct(dtype.byteorder + dtype.format)
@@ -89,6 +114,8 @@ def _scalar(dtype, data):
 
 def _latin1_encode(text, encoding="utf-8", errors="strict"):
     """_codecs.encode as protocol 2 uses it for bytes: latin-1 text -> bytes, nothing else."""
+    if text is TOMBSTONE or encoding is TOMBSTONE:
+        return TOMBSTONE
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
         raise pickle.UnpicklingError(f"_codecs.encode is only allowed for latin1 text, not {encoding!r}")
     return text.encode("latin1")
@@ -276,6 +303,7 @@ class LegacyPth:
         self._feed = _Feed()
         self._c = RestrictedUnpickler(self._feed, str(self.path))
         self._c_seeded = False
+        self._released = 0
         self._ranges: list[tuple[int, int, int, int]] = []   # (first memo idx, next idx, start, end)
         self._range_starts: list[int] = []
         self._pinned: set[int] = set()
@@ -303,6 +331,7 @@ class LegacyPth:
                     value, pos = result
                     yield key, self._normalize(key, value, at)
                     self._drop_last()
+                    self._release(at)
                     stack.append(None)
                     continue
                 obj = {}
@@ -434,10 +463,10 @@ class LegacyPth:
                     continue
                 nxt = _put_index(buf, c + 1)
                 key = struct.unpack_from(fmt, buf, kpos + 1)[0]
-                if nxt is None or nxt <= first or not 0 <= key < n_meta:
+                if nxt is None or not first < nxt <= first + (kpos - p) // 2 or not 0 <= key < n_meta:
                     continue
                 e = kpos - 2 if buf[kpos - 2:kpos] == b"u(" else kpos
-                value = self._try_parse(p, e, first)
+                value = self._try_parse(p, e, first, nxt)
                 if value is not None:
                     self._ranges.append((first, nxt, p, e))
                     self._range_starts.append(first)
@@ -445,16 +474,38 @@ class LegacyPth:
         self._tail(p, stack, marks, first)
         return None
 
-    def _try_parse(self, p: int, e: int, first: int):
-        """The architecture dict if bytes [p, e) are exactly its value, else None."""
-        self._ensure_refs(p, e, first)
-        if not self._run_window(p, e):
+    def _try_parse(self, p: int, e: int, first: int, nxt: int):
+        """The architecture dict if bytes [p, e) are exactly its value (memo slots first..nxt-1)."""
+        if not self._parse_range(p, e, first, nxt):
             return None
         value = self._c_load(_get_opcode(first) + b".", None)
         if isinstance(value, dict) and value and all(k in HP_EPOCHS and isinstance(v, dict) and "all_results" in v
                                                      for k, v in value.items()):
             return value
         return None
+
+    def _parse_range(self, p: int, e: int, first: int, nxt: int) -> bool:
+        """Run [p, e) like `_run_window`; if it fetched dropped memo entries, restore and rerun.
+
+        A fetched tombstone stays referenced by what the parse built, so it shows as a higher
+        reference count. The record's own slots are emptied first, so that objects left there
+        by an earlier attempt cannot hide it.
+        """
+        for attempt in range(2):
+            self._set_slots(first, nxt, b"N")
+            before = self._tombstone_refs()
+            if not self._run_window(p, e):
+                return False
+            if sys.getrefcount(TOMBSTONE) == before:
+                return True
+            if attempt:
+                raise RawFormatError(self.path, p, "this record fetches memo entries that could not be restored")
+            self._restore(p, e, first)
+        return False
+
+    def _tombstone_refs(self) -> int:
+        self._c_load(b"N.", None)   # load() starts by emptying the stack left by the last window
+        return sys.getrefcount(TOMBSTONE)
 
     def _run_window(self, p: int, e: int) -> bool:
         """Run the opcodes in [p, e) without a STOP; True if they end exactly at an opcode boundary.
@@ -501,15 +552,17 @@ class LegacyPth:
             if i in mark_at:
                 prefix += b"("
             prefix += _placeholder(item)
-        self._ensure_refs(p, self.end, first)
         data = bytes(prefix) + bytes(self.buf[p:self.end])
-        try:
-            top = self._c_load(data, p)
-        except UnsafePickleError:
-            raise
-        except Exception as exc:
-            raise RawFormatError(self.path, p, f"the last architecture record or the end of the pickle is "
-                                               f"damaged or truncated ({exc})") from None
+        for attempt in range(2):               # as in _parse_range, with the real STOP at the end
+            self._set_slots(first, first + (self.end - p) // 2, b"N")
+            before = self._tombstone_refs()
+            top = self._tail_load(data, p)
+            if sys.getrefcount(TOMBSTONE) == before:
+                break
+            del top
+            if attempt:
+                raise RawFormatError(self.path, p, "the last record fetches memo entries that could not be restored")
+            self._restore(p, self.end, first)
         end = p + self._feed.pos - len(prefix)
         key = stack[-1]
         if not isinstance(top, dict) or not isinstance(top.get("arch2infos"), dict) or key not in top["arch2infos"]:
@@ -518,37 +571,60 @@ class LegacyPth:
         self._check_end(end)
         self._last = (key, self._normalize(key, top["arch2infos"][key], p))
 
+    def _tail_load(self, data: bytes, p: int):
+        try:
+            return self._c_load(data, p)
+        except UnsafePickleError:
+            raise
+        except Exception as exc:
+            raise RawFormatError(self.path, p, f"the last architecture record or the end of the pickle is "
+                                               f"damaged or truncated ({exc})") from None
+
     def _normalize(self, key, value: dict, offset: int) -> dict[int, dict]:
         if not isinstance(key, int) or not 0 <= key < len(self.meta_archs):
             raise RawFormatError(self.path, offset, f"arch2infos key {key!r} is not a meta_archs index")
         return {HP_EPOCHS[hp]: state for hp, state in value.items()}
 
     # -- memo bookkeeping -----------------------------------------------------------------------
-    def _ensure_refs(self, lo: int, hi: int, first: int) -> None:
-        """Bring back dropped memo entries that bytes [lo, hi) may fetch (LONG_BINGET patterns)."""
-        if not self._ranges:
-            return
+    def _restore(self, lo: int, hi: int, first: int) -> None:
+        """Bring back the dropped memo entries bytes [lo, hi) may fetch and pin them.
+
+        LONG_BINGET-shaped byte patterns (a superset of the real fetches) pointing into dropped
+        ranges are restored by re-parsing the record that defined them.
+        """
         arr = np.frombuffer(self.buf, dtype=np.uint8, count=hi - lo, offset=lo)
         pos = np.flatnonzero(arr[:-5] == ord("j")) + 1
         pos = pos[_IS_OPCODE[arr[pos + 4]]]          # a real fetch is followed by an opcode
         idx = (arr[pos].astype(np.uint32) | arr[pos + 1].astype(np.uint32) << 8
                | arr[pos + 2].astype(np.uint32) << 16 | arr[pos + 3].astype(np.uint32) << 24)
-        idx = idx[(idx >= max(256, self._range_starts[0])) & (idx < first)]
+        del arr
+        idx = idx[(idx >= max(256, self._range_starts[0] if self._ranges else first)) & (idx < first)]
         missing: dict[int, list[int]] = {}
         for x in set(idx.tolist()) - self._pinned:
             r = bisect_right(self._range_starts, x) - 1
             if r >= 0 and x < self._ranges[r][1]:
                 missing.setdefault(r, []).append(x)
-        if not missing:
-            return
         for r, xs in missing.items():
             a, nxt, p, e = self._ranges[r]
-            self._ensure_refs(p, e, a)
-            if not self._run_window(p, e):
+            if not self._parse_range(p, e, a, nxt):
                 raise RawFormatError(self.path, p, "re-reading an architecture record failed")
             self._pinned.update(xs)
             self._pinned_arr = np.array(sorted(self._pinned), dtype=np.uint32)
             self._drop(a, nxt)
+            self._forget_pages(p, e)
+
+    def _release(self, upto: int) -> None:
+        """Let the kernel take back the mapped pages already read (they count as our RSS);
+        re-reading an old record just faults them in again."""
+        if upto - self._released >= RELEASE_BYTES:
+            self._forget_pages(self._released, upto)
+            self._released = upto
+
+    def _forget_pages(self, lo: int, hi: int) -> None:
+        page = mmap.PAGESIZE
+        start, end = lo // page * page, hi // page * page
+        if isinstance(self.buf, mmap.mmap) and end > start:
+            self.buf.madvise(mmap.MADV_DONTNEED, start, end - start)
 
     def _drop_last(self) -> None:
         a, nxt, _, _ = self._ranges[-1]
@@ -559,19 +635,26 @@ class LegacyPth:
         idx = np.arange(max(a, 256), nxt, dtype=np.uint32)
         if self._pinned_arr.size:
             idx = idx[~np.isin(idx, self._pinned_arr)]
-        if not idx.size:
-            return
-        ops = np.empty(idx.size, dtype=[("op", "u1"), ("idx", "<u4")])
-        ops["op"] = ord("r")
-        ops["idx"] = idx
         module, name = _TOMBSTONE_GLOBAL
-        data = b"\x80\x02c" + f"{module}\n{name}\n".encode() + ops.tobytes() + b"."
         self._c.maintenance = True
         try:
-            self._c_load(data, None)
+            self._put_all(b"c" + f"{module}\n{name}\n".encode(), idx)
         finally:
             self._c.maintenance = False
 
+    def _set_slots(self, a: int, nxt: int, push: bytes) -> None:
+        """Store the object `push` makes into memo slots [a, nxt)."""
+        self._put_all(push, np.arange(a, nxt, dtype=np.uint32))
+
+    def _put_all(self, push: bytes, idx: np.ndarray) -> None:
+        if not idx.size:
+            return
+        small = idx[idx < 256]
+        ops = np.empty(idx.size - small.size, dtype=[("op", "u1"), ("idx", "<u4")])
+        ops["op"] = ord("r")
+        ops["idx"] = idx[idx >= 256]
+        self._c_load(b"\x80\x02" + push + b"".join(b"q" + bytes((i,)) for i in small.tolist())
+                     + ops.tobytes() + b".", None)
 
 def _get_opcode(idx: int) -> bytes:
     return b"h" + bytes((idx,)) if idx < 256 else b"j" + struct.pack("<I", idx)
