@@ -1,8 +1,8 @@
 """NAS-Bench-101 conversion: TFRecord byte-range shards -> hash buckets -> NNI's three tables.
 
 `convert_shard` reads the records that start in its byte range (one Snakemake job each), checks
-every record (CRCs, payload, protobuf, recomputed graph hash) and writes a Parquet part whose row
-groups are buckets of module-hash prefixes. `iter_tables` then walks bucket by bucket across all
+every record (CRCs, payload, protobuf, recomputed graph hash), turns each new cell into NNI's arch
+JSON, and writes a Parquet part whose row groups are buckets of module-hash prefixes. `iter_tables` then walks bucket by bucket across all
 parts, so memory holds one bucket at a time, and emits rows in (hash, epochs, file order) with
 ids that depend only on the raw file: NNI's order (the reference cell's 108-epoch config is id 4
 in a sorted full file) whatever the shard count.
@@ -22,7 +22,7 @@ from ..atomic import atomic_path
 from ..errors import RawFormatError
 from ..tablewriter import json_text
 from ..tfrecord import iter_records
-from .graph import check_spec, labels_of, hash_module, parse_adjacency, prune, spec_to_arch
+from .graph import check_spec, hash_module, labels_of, parse_adjacency, prune, spec_to_arch
 from .records import RecordError, parse_record
 
 BUCKET_HEX = 1  # buckets keyed by the first hex digit of the module hash
@@ -32,12 +32,17 @@ _FLUSH_ROWS = 1 << 16
 
 RUN_SCHEMA = pa.schema([
     ("bucket", pa.int8()), ("offset", pa.int64()), ("hash", pa.string()), ("epochs", pa.int64()),
-    ("adjacency", pa.string()), ("operations", pa.string()), ("parameters", pa.int64()),
+    ("arch", pa.string()), ("num_vertices", pa.int64()), ("parameters", pa.int64()),
     ("halfway_time", pa.float64()), ("halfway_train", pa.float64()),
     ("halfway_valid", pa.float64()), ("halfway_test", pa.float64()),
     ("final_time", pa.float64()), ("final_train", pa.float64()),
     ("final_valid", pa.float64()), ("final_test", pa.float64()),
 ])
+
+
+_CELL_COLUMNS = [RUN_SCHEMA.get_field_index(n) for n in ("hash", "arch")]
+_SHARD_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if i in _CELL_COLUMNS else f
+                           for i, f in enumerate(RUN_SCHEMA)])
 
 
 def shard_range(size: int, index: int, count: int) -> tuple[int, int]:
@@ -47,8 +52,9 @@ def shard_range(size: int, index: int, count: int) -> tuple[int, int]:
     return size * index // count, size * (index + 1) // count
 
 
-def check_cell(module_hash: str, adjacency: str, operations: str) -> None:
-    """Raise RecordError unless the stored cell is canonical (pruned, in the space) and hashes to its key."""
+def check_cell(module_hash: str, adjacency: str, operations: str) -> tuple[str, int]:
+    """NNI's arch JSON and vertex count of a stored cell; RecordError unless it is canonical
+    (pruned, in the space) and hashes to its key."""
     try:
         matrix = parse_adjacency(adjacency)
     except ValueError as exc:
@@ -66,32 +72,36 @@ def check_cell(module_hash: str, adjacency: str, operations: str) -> None:
     actual = hash_module(matrix, labels_of(ops))
     if actual != module_hash:
         raise RecordError(f"stored hash {module_hash} differs from the recomputed graph hash {actual}")
+    return json_text(spec_to_arch(matrix, ops)), len(ops)
 
 
-class _Columns:
-    """Column lists for the runs being read, flushed to Arrow every `_FLUSH_ROWS` rows."""
+class _Runs:
+    """Rows of the runs being read, turned into Arrow every `_FLUSH_ROWS` rows.
+
+    The cell columns (hash, arch) repeat for the 12 runs of a cell, so they are
+    dictionary-encoded: a shard of the 2 GB file then needs well under half the memory.
+    """
 
     def __init__(self):
         self.batches: list[pa.RecordBatch] = []
-        self._reset()
-
-    def _reset(self):
-        self.cols: list[list] = [[] for _ in RUN_SCHEMA]
+        self.rows: list[tuple] = []
 
     def add(self, row: tuple) -> None:
-        for col, value in zip(self.cols, row):
-            col.append(value)
-        if len(self.cols[0]) >= _FLUSH_ROWS:
+        self.rows.append(row)
+        if len(self.rows) >= _FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        if self.cols[0]:
-            self.batches.append(pa.record_batch(self.cols, schema=RUN_SCHEMA))
-            self._reset()
+        if self.rows:
+            cols = [pa.array(col, f.type) for col, f in zip(zip(*self.rows), RUN_SCHEMA)]
+            for i in _CELL_COLUMNS:
+                cols[i] = cols[i].dictionary_encode()
+            self.batches.append(pa.record_batch(cols, schema=_SHARD_SCHEMA))
+            self.rows = []
 
     def table(self) -> pa.Table:
         self.flush()
-        return pa.Table.from_batches(self.batches, schema=RUN_SCHEMA)
+        return pa.Table.from_batches(self.batches, schema=_SHARD_SCHEMA)
 
 
 def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | Path) -> dict:
@@ -99,18 +109,18 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
     raw_path = Path(raw_path)
     size = raw_path.stat().st_size
     start, stop = shard_range(size, index, count)
-    cols = _Columns()
-    cells: dict[str, tuple[str, str, int]] = {}
+    runs = _Runs()
+    cells: dict[str, tuple[str, str, int, str, int]] = {}
     first = end = None
     for offset, payload in iter_records(raw_path, start, stop):
         try:
             run = parse_record(payload)
-            known = cells.get(run.module_hash)
-            cell = (run.adjacency, run.operations, run.trainable_parameters)
-            if known is None:
-                check_cell(run.module_hash, run.adjacency, run.operations)
-                cells[run.module_hash] = cell
-            elif known != cell:
+            cell = cells.get(run.module_hash)
+            if cell is None:
+                arch, vertices = check_cell(run.module_hash, run.adjacency, run.operations)
+                cell = cells[run.module_hash] = (run.adjacency, run.operations, run.trainable_parameters,
+                                                 arch, vertices)
+            elif cell[:3] != (run.adjacency, run.operations, run.trainable_parameters):
                 raise RecordError(f"cell {run.module_hash} appears with a different adjacency, operations "
                                   f"or parameter count than in its earlier records")
         except RecordError as exc:
@@ -118,9 +128,9 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
         if first is None:
             first = offset
         end = offset + 16 + len(payload)
-        cols.add((int(run.module_hash[:BUCKET_HEX], 16), offset, run.module_hash, run.epochs,
-                  *cell, *run.halfway, *run.final))
-    table = cols.table()
+        runs.add((int(run.module_hash[:BUCKET_HEX], 16), offset, run.module_hash, run.epochs,
+                  cell[3], cell[4], cell[2], *run.halfway, *run.final))
+    table = runs.table()
     table = table.take(pc.sort_indices(table, [("bucket", "ascending"), ("offset", "ascending")]))
     info = {"index": index, "count": count, "raw_size": size, "start": first, "end": end,
             "records": table.num_rows}
@@ -129,7 +139,7 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
 
 
 def _write_part(out_path, table: pa.Table, info: dict) -> None:
-    schema = RUN_SCHEMA.with_metadata({_META_KEY: json.dumps(info, sort_keys=True).encode()})
+    schema = _SHARD_SCHEMA.with_metadata({_META_KEY: json.dumps(info, sort_keys=True).encode()})
     buckets = table.column("bucket").to_numpy()
     bounds = np.searchsorted(buckets, np.arange(NUM_BUCKETS + 1))
     with atomic_path(out_path) as tmp:
@@ -168,16 +178,11 @@ def check_coverage(raw_path: str | Path, parts: Sequence[str | Path]) -> list[di
 
 
 def _read_bucket(parts: Sequence[str | Path], bucket: int) -> pa.Table:
-    tables = [pq.ParquetFile(p).read_row_group(bucket) for p in parts]
-    table = pa.concat_tables(tables).replace_schema_metadata(None)
+    tables = [pq.ParquetFile(p).read_row_group(bucket).replace_schema_metadata(None).cast(RUN_SCHEMA)
+              for p in parts]
+    table = pa.concat_tables(tables)
     order = pc.sort_indices(table, [("hash", "ascending"), ("epochs", "ascending"), ("offset", "ascending")])
     return table.take(order)
-
-
-def _arch_json(adjacency: str, operations: str) -> tuple[str, int]:
-    matrix = parse_adjacency(adjacency)
-    ops = operations.split(",")
-    return json_text(spec_to_arch(matrix, ops)), len(ops)
 
 
 def iter_tables(raw_path: str | Path, parts: Sequence[str | Path]) -> Iterator[tuple[str, pa.Table]]:
@@ -189,8 +194,7 @@ def iter_tables(raw_path: str | Path, parts: Sequence[str | Path]) -> Iterator[t
         runs = _read_bucket(parts, bucket)
         if runs.num_rows == 0:
             continue
-        _check_cells_agree(raw_path, runs)
-        config, trials, inter = _bucket_tables(runs, next_config, next_trial)
+        config, trials, inter = _bucket_tables(raw_path, runs, next_config, next_trial)
         next_config += config.num_rows
         next_trial += trials.num_rows
         yield "nb101trialconfig", config
@@ -198,43 +202,48 @@ def iter_tables(raw_path: str | Path, parts: Sequence[str | Path]) -> Iterator[t
         yield "nb101intermediatestats", inter
 
 
-def _check_cells_agree(raw_path, runs: pa.Table) -> None:
-    h = runs.column("hash").to_numpy(zero_copy_only=False)
-    same = h[1:] == h[:-1]
-    for name in ("adjacency", "operations", "parameters"):
-        col = runs.column(name).to_numpy(zero_copy_only=False)
-        bad = np.flatnonzero(same & (col[1:] != col[:-1]))
+def _differs_from_previous(column: pa.ChunkedArray) -> np.ndarray:
+    """Boolean per row: not equal to the row before (the first row counts as different)."""
+    n = len(column)
+    out = np.ones(n, dtype=bool)
+    if n > 1:
+        out[1:] = pc.not_equal(column.slice(1), column.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _check_cells_agree(raw_path, runs: pa.Table, new_hash: np.ndarray) -> None:
+    """Records of one cell in different shards must agree on the cell (within a shard: checked there)."""
+    for name in ("arch", "parameters"):
+        bad = np.flatnonzero(~new_hash & _differs_from_previous(runs.column(name)))
         if bad.size:
-            off = runs.column("offset")[int(bad[0]) + 1].as_py()
-            raise RawFormatError(raw_path, off, f"cell {h[bad[0]]} has a different {name} than in "
-                                                f"its other records")
+            row = int(bad[0])
+            raise RawFormatError(raw_path, runs.column("offset")[row].as_py(),
+                                 f"cell {runs.column('hash')[row].as_py()} has a different {name} than in "
+                                 f"its other records")
 
 
-def _bucket_tables(runs: pa.Table, first_config: int, first_trial: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+def _bucket_tables(raw_path, runs: pa.Table, first_config: int,
+                   first_trial: int) -> tuple[pa.Table, pa.Table, pa.Table]:
     n = runs.num_rows
-    h = runs.column("hash").to_numpy(zero_copy_only=False)
+    new_hash = _differs_from_previous(runs.column("hash"))
+    _check_cells_agree(raw_path, runs, new_hash)
     epochs = runs.column("epochs").to_numpy()
-    starts = np.ones(n, dtype=bool)
-    starts[1:] = (h[1:] != h[:-1]) | (epochs[1:] != epochs[:-1])
+    starts = new_hash | _differs_from_previous(runs.column("epochs"))
     config_id = np.cumsum(starts) + (first_config - 1)
-    heads = np.flatnonzero(starts)
-    adjacency = runs.column("adjacency").take(heads).to_pylist()
-    operations = runs.column("operations").take(heads).to_pylist()
-    cache: dict[tuple[str, str], tuple[str, int]] = {}
-    archs, vertices = [], []
-    for key in zip(adjacency, operations):
-        if key not in cache:
-            cache[key] = _arch_json(*key)
-        arch, v = cache[key]
-        archs.append(arch)
-        vertices.append(v)
+    heads = pa.array(np.flatnonzero(starts))
     config = pa.table({
-        "id": pa.array(config_id[heads], pa.int64()), "arch": pa.array(archs, pa.string()),
-        "num_vertices": pa.array(vertices, pa.int64()), "hash": pa.array(h[heads], pa.string()),
-        "num_epochs": pa.array(epochs[heads], pa.int64()),
+        "id": pa.array(config_id[starts.nonzero()[0]], pa.int64()), "arch": runs.column("arch").take(heads),
+        "num_vertices": runs.column("num_vertices").take(heads), "hash": runs.column("hash").take(heads),
+        "num_epochs": runs.column("epochs").take(heads),
     })
     trial_id = np.arange(first_trial, first_trial + n, dtype=np.int64)
-    col = lambda name: runs.column(name).to_numpy()
+
+    def col(name):
+        return runs.column(name).to_numpy()
+
+    def pairs(a, b):
+        return np.column_stack([col(a), col(b)]).ravel()
+
     trials = pa.table({
         "id": trial_id, "config_id": config_id.astype(np.int64),
         "train_acc": col("final_train") * 100, "valid_acc": col("final_valid") * 100,
@@ -245,9 +254,9 @@ def _bucket_tables(runs: pa.Table, first_config: int, first_trial: int) -> tuple
         "id": np.arange(2 * first_trial - 1, 2 * (first_trial + n) - 1, dtype=np.int64),
         "trial_id": np.repeat(trial_id, 2),
         "current_epoch": np.column_stack([epochs // 2, epochs]).ravel().astype(np.int64),
-        "train_acc": np.column_stack([col("halfway_train"), col("final_train")]).ravel() * 100,
-        "valid_acc": np.column_stack([col("halfway_valid"), col("final_valid")]).ravel() * 100,
-        "test_acc": np.column_stack([col("halfway_test"), col("final_test")]).ravel() * 100,
-        "training_time": np.column_stack([col("halfway_time"), col("final_time")]).ravel(),
+        "train_acc": pairs("halfway_train", "final_train") * 100,
+        "valid_acc": pairs("halfway_valid", "final_valid") * 100,
+        "test_acc": pairs("halfway_test", "final_test") * 100,
+        "training_time": pairs("halfway_time", "final_time"),
     })
     return config, trials, inter
