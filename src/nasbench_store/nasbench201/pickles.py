@@ -11,15 +11,16 @@ opcode reader and hands each architecture's value to one persistent C unpickler,
 at C speed while one architecture is alive at a time:
 
 * An architecture's value ends where the next one starts: a key opcode, then `}` and a PUT whose
-  memo index is larger than the current one's. Candidates come from a C-speed regex search and
-  are confirmed by the C parse itself (it must consume exactly that range and build an
-  {'full'|'less': ArchState} dict); the last architecture is parsed together with the tail.
-* The memo is shared across architectures (later ones fetch strings earlier ones defined), so the
-  C unpickler's memo persists across `load()` calls. After an architecture is converted its memo
-  entries are overwritten with an inert tombstone, except those a later architecture fetches:
-  before each parse, the LONG_BINGET-shaped byte patterns in its range (a superset of its real
-  fetches) that point into dropped ranges are restored by re-parsing the defining architecture,
-  and pinned.
+  memo index is larger than the current one's. Candidates come from a C-speed regex search. The
+  C unpickler runs the candidate range with no STOP appended: a range that cuts an opcode short
+  stops before running it, and the range is accepted only if it ends on an opcode boundary with
+  the architecture's dict (fetched from its memo slot) complete, which happens only once its
+  final SETITEMS ran. The last architecture is parsed together with the tail.
+* The memo is shared across architectures (later ones fetch strings earlier ones defined), so one
+  C unpickler keeps its memo across `load()` calls. After an architecture is converted its memo
+  slots get an inert tombstone. A later record that fetches one is caught by the tombstone's
+  reference count; the LONG_BINGET-shaped byte patterns in that record (a superset of its real
+  fetches) then say which earlier records to re-parse, and the entries they restore stay pinned.
 """
 from __future__ import annotations
 
@@ -244,21 +245,24 @@ class LegacyPth:
         if size == 0:
             raise RawFormatError(self.path, 0, "the file is empty")
         buf = self._stack.enter_context(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
-        if zipfile.is_zipfile(self.path):
+        if buf[:4] == b"PK\x03\x04":      # torch's own test for its zip format
             return self._open_zip(buf)
         offset = self._read_header(buf)
         return buf, offset, size, True
 
     def _open_zip(self, buf):
-        with zipfile.ZipFile(self.path) as zf:
-            names = [i for i in zf.infolist() if PurePosixPath(i.filename).name == "data.pkl"]
-            if len(names) != 1:
-                raise RawFormatError(self.path, None, "a torch zip file must hold exactly one */data.pkl",
-                                     "this is not a torch.save file")
-            info = names[0]
-            if info.compress_type != zipfile.ZIP_STORED:
-                data = zf.read(info)
-                return data, 0, len(data), False
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                names = [i for i in zf.infolist() if PurePosixPath(i.filename).name == "data.pkl"]
+                if len(names) != 1:
+                    raise RawFormatError(self.path, None, "a torch zip file must hold exactly one */data.pkl",
+                                         "this is not a torch.save file")
+                info = names[0]
+                if info.compress_type != zipfile.ZIP_STORED:
+                    data = zf.read(info)
+                    return data, 0, len(data), False
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise RawFormatError(self.path, None, f"the torch zip file is damaged or truncated ({exc})") from None
         name_len, extra_len = struct.unpack_from("<HH", buf, info.header_offset + 26)
         start = info.header_offset + 30 + name_len + extra_len
         if start + info.file_size > len(buf):
