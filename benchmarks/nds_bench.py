@@ -47,7 +47,10 @@ def peak_mb() -> float:
 
 def part_job(archive: str, sweep: str, part: str) -> tuple[str, int, float, float, float]:
     started, cpu = time.perf_counter(), time.process_time()
-    rows = convert_sweep(archive, sweep, part)
+    try:
+        rows = convert_sweep(archive, sweep, part)
+    except Exception as exc:  # our errors do not survive pickling back to the parent; keep the message
+        raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
     return sweep, rows, time.perf_counter() - started, time.process_time() - cpu, peak_mb()
 
 

@@ -14,7 +14,7 @@ PUBLISHED_FILES["nds"] = {
 
 rule nds_check_archive:
     input:
-        raw=raw_file("nds"),
+        raw=lambda wc: raw_file("nds"),
     output:
         work("nds", "archive-check.json"),
     log:
@@ -28,7 +28,7 @@ rule nds_check_archive:
 
 rule nds_part:
     input:
-        raw=raw_file("nds"),
+        raw=lambda wc: raw_file("nds"),
         checked=work("nds", "archive-check.json"),
     output:
         temp(work("nds", "parts", "{sweep}.parquet")),

@@ -46,6 +46,14 @@ def test_keep_skips_other_number_lists_unparsed(chunk):
         list(iter_records(io.BytesIO(b'[{"a": 1, 2: 3}]'), chunk, keep=frozenset({"a"})))
 
 
+@pytest.mark.parametrize("keep", [None, frozenset({"a", "b"})])
+def test_numbers_cut_by_any_buffer_boundary(keep):
+    text = '[{"a": 123456.789, "b": -98765, "it": [1.25, 2.5]}, {"a": 1e-05, "b": 7}]'
+    for chunk in range(1, len(text) + 1):
+        got = [r.value for r in iter_records(io.BytesIO(text.encode()), chunk, keep)]
+        assert [(r["a"], r["b"]) for r in got] == [(123456.789, -98765), (1e-05, 7)], chunk
+
+
 def test_reruns_object_and_empty_lists():
     got = records('{"top": [{"i": 0}, {"i": 1}], "mid": [{"i": 2}]}')
     assert [(r.section, r.index, r.value["i"]) for r in got] == [("top", 0, 0), ("top", 1, 1), ("mid", 0, 2)]

@@ -21,6 +21,7 @@ _NOT_IN_NUMBER_LIST = re.compile(r"[^-+0-9.eE,\s NaIifnty]")
 _PLAIN_KEY = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
 _SEPARATOR = re.compile(r"[ \t\n\r]*([,}])")
 _DECODER = json.JSONDecoder()
+_LOOKAHEAD = 64  # characters that must follow a decoded value, unless at end of input
 
 
 class JsonStreamError(Exception):
@@ -100,6 +101,8 @@ class _Text:
                         f"malformed JSON in {what}: {exc.msg}",
                     ) from None
                 continue
+            if len(self.buf) - end < _LOOKAHEAD and self.fill():
+                continue  # a number cut by the buffer's end ("12" of "12.5e-3") decodes too early
             self.pos = end
             return value
 
