@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-_FINISHED = re.compile(r"rule (\S+) finished in ([\d.]+) s, peak RSS (\d+) MB")
+_FINISHED = re.compile(r"rule (\S+) finished in ([\d.]+) s, peak RSS (\d+) MB, CPU ([\d.]+) s")
 
 
 def run_workflow(workdir: Path, config: dict, *args: str, cores: int = 2) -> float:
@@ -28,17 +28,19 @@ def run_workflow(workdir: Path, config: dict, *args: str, cores: int = 2) -> flo
     return wall
 
 
-def job_figures(log_dir: Path) -> list[tuple[str, float, int]]:
-    """(log name, seconds, peak RSS MB) of every job, from the lines run_step writes."""
+def job_figures(log_dir: Path) -> list[tuple[str, float, int, float]]:
+    """(log name, wall seconds, peak RSS MB, CPU seconds) of every job, from run_step's log lines."""
     rows = []
     for log in sorted(log_dir.glob("*.log")):
         for m in _FINISHED.finditer(log.read_text()):
-            rows.append((log.stem, float(m.group(2)), int(m.group(3))))
+            rows.append((log.stem, float(m.group(2)), int(m.group(3)), float(m.group(4))))
     return rows
 
 
 def print_jobs(rows) -> None:
-    print(f"  {'job':<40} {'seconds':>8} {'peak RSS MB':>12}")
-    for name, secs, rss in rows:
-        print(f"  {name:<40} {secs:>8.1f} {rss:>12}")
-    print(f"  max peak RSS of any job: {max(r[2] for r in rows)} MB")
+    """Per-job table; CPU seconds are the figure that survives a busy machine."""
+    print(f"  {'job':<40} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12}")
+    for name, secs, rss, cpu in rows:
+        print(f"  {name:<40} {secs:>8.1f} {cpu:>8.1f} {rss:>12}")
+    print(f"  max peak RSS of any job: {max(r[2] for r in rows)} MB; "
+          f"total CPU of all jobs: {sum(r[3] for r in rows):.0f} s")

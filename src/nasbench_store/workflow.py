@@ -80,8 +80,9 @@ def run_step(smk) -> Iterator[logging.Logger]:
         logger.error("rule %s failed: %s", smk.rule, exc)
         raise
     finally:
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        logger.info("rule %s finished in %.1f s, peak RSS %.0f MB", smk.rule, time.perf_counter() - started, peak_mb)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        logger.info("rule %s finished in %.1f s, peak RSS %.0f MB, CPU %.1f s", smk.rule,
+                    time.perf_counter() - started, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
         for h in handlers:
             logger.removeHandler(h)
             h.close()
