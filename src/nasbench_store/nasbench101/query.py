@@ -7,6 +7,7 @@ intermediates come from one query; the store is located through NASBENCHMARK_DIR
 """
 from __future__ import annotations
 
+import functools
 from typing import Iterator
 
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
@@ -40,9 +41,24 @@ def query_nb101_trial_stats(arch, num_epochs, isomorphism=True, reduction=None,
     conditions = []
     if arch is not None:
         if isomorphism:
-            conditions.append(("c.hash = ?", canonical_hash(arch)))
+            conditions.append(("c.hash = ?", _hash(arch)))
         else:
             conditions.append(("c.arch = ?", json_text(arch)))
     if num_epochs is not None:
         conditions.append(("c.num_epochs = ?", num_epochs))
     return query_trials(TABLES, conditions, reduction, include_intermediates)
+
+
+def _hash(arch: dict) -> str:
+    try:
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in arch.items()))
+        hash(key)
+    except TypeError:  # unhashable values: not a valid arch, let canonical_hash say why
+        return canonical_hash(arch)
+    return _cached_hash(key)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cached_hash(key: tuple) -> str:
+    """Searches revisit cells often; the hash is the costly part of a lookup, so remember it."""
+    return canonical_hash({k: list(v) if isinstance(v, tuple) else v for k, v in key})
