@@ -7,5 +7,7 @@ rule demo_nasbench101_raw:
     log:
         log("demo_nasbench101_raw.log"),
     localrule: True
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/demo_raw.py"

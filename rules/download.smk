@@ -28,5 +28,7 @@ for _benchmark, _source in config["sources"].items():
             downloads=1,
             mem_mb=300,
         localrule: True
+        conda:
+            "../envs/nasbench-store.yaml"
         script:
             "../scripts/fetch_raw.py"

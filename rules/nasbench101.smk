@@ -19,6 +19,8 @@ rule nb101_shard:
     resources:
         mem_mb=1000,
         runtime=15,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nb101_shard.py"
 
@@ -34,6 +36,8 @@ rule nb101_sqlite:
     resources:
         mem_mb=1500,
         runtime=30,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nb101_tables.py"
 
@@ -49,5 +53,7 @@ rule nb101_parquet:
     resources:
         mem_mb=1500,
         runtime=30,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nb101_tables.py"

@@ -15,6 +15,8 @@ rule raw_digest:
     resources:
         mem_mb=200,
         runtime=10,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/raw_digest.py"
 
@@ -31,5 +33,7 @@ rule publish:
     log:
         log("publish_{benchmark}.log"),
     localrule: True
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/publish.py"
