@@ -169,6 +169,17 @@ def test_pickled_code_is_refused_before_it_runs(tmp_path, name):
     assert not marker.exists()
 
 
+def test_payload_in_the_top_level_structure_is_refused(tmp_path):
+    marker = tmp_path / "marker"
+    obj = fx.benchmark_dict(2)
+    obj["meta_archs"].append(_Payload(os.system, f"touch {marker}"))
+    path = tmp_path / "evil.pth"
+    path.write_bytes(fx.LEGACY_HEADER + pickle.dumps(obj, protocol=2) + fx.LEGACY_TAIL)
+    with pytest.raises(UnsafePickleError, match="posix.system.*outside the architecture records"):
+        read_all(LegacyPth(path))
+    assert not marker.exists()
+
+
 def test_payload_in_the_legacy_header_is_refused(tmp_path):
     marker = tmp_path / "marker"
     path = tmp_path / "evil.pth"
