@@ -70,10 +70,18 @@ def iter_records(path: str | Path, start: int = 0, stop: int | None = None) -> I
             yield from _walk(path, buf, pos, stop, size)
 
 
+_RELEASE_EVERY = 1 << 25
+
+
 def _walk(path: Path, buf, pos: int, stop: int, size: int) -> Iterator[tuple[int, bytes]]:
     unpack_header = _HEADER.unpack_from
     unpack_footer = _FOOTER.unpack_from
+    released = pos - pos % mmap.PAGESIZE
     while pos < stop:
+        if pos - released >= _RELEASE_EVERY:  # drop pages already read, so RSS stays flat
+            upto = pos - pos % mmap.PAGESIZE
+            buf.madvise(mmap.MADV_DONTNEED, released, upto - released)
+            released = upto
         if pos + HEADER_SIZE > size:
             raise RawFormatError(path, pos, f"truncated record header ({size - pos} bytes left, 12 needed)")
         length, length_crc = unpack_header(buf, pos)
