@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import pickle
 import pickletools
-import random
 import resource
 import tempfile
 import time

@@ -18,7 +18,7 @@ def _among(values) -> str:
 _OPS_OK = " AND ".join(f"json_extract(arch, '$.\"{e}\"') IN {_among(PRIMITIVES)}" for e in EDGES)
 RULES = {
     "configs are NNI's grid (meta arch x [12, 200] x datasets, ids from 1)": "SELECT COUNT(*) FROM nb201trialconfig "
-        f"WHERE num_epochs != (CASE WHEN (id - 1) % 8 < 4 THEN 12 ELSE 200 END) OR dataset != (CASE (id - 1) % 4 "
+        "WHERE num_epochs != (CASE WHEN (id - 1) % 8 < 4 THEN 12 ELSE 200 END) OR dataset != (CASE (id - 1) % 4 "
         + " ".join(f"WHEN {i} THEN '{d}'" for i, d in enumerate(DATASETS)) + " END) OR num_channels != 16 "
         "OR num_cells != 5 OR (SELECT MAX(id) FROM nb201trialconfig) != (SELECT COUNT(*) FROM nb201trialconfig) "
         "OR (SELECT COUNT(*) FROM nb201trialconfig) % 8 != 0",

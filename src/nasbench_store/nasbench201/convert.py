@@ -13,9 +13,9 @@ training_time = train_times[E-1] × E, latency = latency[0], NaN losses become N
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -208,7 +208,6 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
                 for arch_index, arch_info in archs:
                     if writer is None:   # meta_archs is known once the first architecture arrives
                         meta = source.meta_archs
-                        info["meta_archs_sha256"] = _meta_digest(meta)
                         writer = _part_writer(tmp, meta)
                     arch_trials(arch_index, arch_info, meta, str(raw), rows)
                     info["archs"] += 1
@@ -229,10 +228,6 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
 def _part_writer(path: Path, meta_archs: Sequence[str]) -> pq.ParquetWriter:
     schema = PART_SCHEMA.with_metadata({_META_KEY: json.dumps({"meta_archs": list(meta_archs)})})
     return pq.ParquetWriter(path, schema, compression="lz4")
-
-
-def _meta_digest(meta: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(meta).encode()).hexdigest()
 
 
 def part_meta_archs(part: str | Path) -> list[str]:
@@ -353,7 +348,6 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
 def convert(raw: str | Path, db_path: str | Path | None = None, parquet_dir: str | Path | None = None,
             jobs: Iterable[int] = (0,), count: int = 1, work_dir: str | Path | None = None) -> dict[str, int]:
     """Whole conversion in one process (tests, the demo): parts in `work_dir`, then the store."""
-    import tempfile
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         parts = [Path(tmp) / f"{i}-of-{count}.parquet" for i in jobs]
         for i, part in zip(jobs, parts):

@@ -563,7 +563,7 @@ class LegacyPth:
             top = self._tail_load(data, p)
             if sys.getrefcount(TOMBSTONE) == before:
                 break
-            del top
+            top = None
             if attempt:
                 raise RawFormatError(self.path, p, "the last record fetches memo entries that could not be restored")
             self._restore(p, self.end, first)
