@@ -107,6 +107,13 @@ def test_arch_string_and_release_op_names_are_accepted(env):
     assert q(dict(reversed(list(ARCH0.items()))), 200, "cifar10") == expected
 
 
+def test_epochs_given_as_a_string_or_float_match_like_nnis_integer_column(env):
+    expected = q(ARCH0, 200, "cifar100")
+    assert q(ARCH0, "200", "cifar100") == q(ARCH0, 200.0, "cifar100") == expected and len(expected) == 3
+    with pytest.raises(QueryError, match="no True-epoch runs"):
+        q(ARCH0, True, None)
+
+
 def test_untrained_architecture_gives_no_rows(env):
     assert q(fx.arch_strings(5, 11)[2], None, None) == []
 

@@ -83,7 +83,12 @@ def check_dataset(dataset) -> str:
 
 
 def check_epochs(num_epochs) -> int:
-    if num_epochs not in EPOCHS:
+    """12 or 200; like NNI's INTEGER column, '200' and 200.0 mean 200."""
+    if isinstance(num_epochs, str) and num_epochs.strip().isdigit():
+        num_epochs = int(num_epochs)
+    elif isinstance(num_epochs, float) and num_epochs.is_integer():
+        num_epochs = int(num_epochs)
+    if isinstance(num_epochs, bool) or num_epochs not in EPOCHS:
         raise QueryError(f"NAS-Bench-201 has no {num_epochs!r}-epoch runs; valid: 12, 200 or None")
     return num_epochs
 
