@@ -42,6 +42,8 @@ CALLS += [dict(arch=None, num_epochs=e, isomorphism=True, reduction=r, include_i
 CALLS += [dict(arch=None, num_epochs=None, isomorphism=False),  # NNI's positional defaults
           dict(arch=REF, num_epochs=108),
           dict(arch=REF, num_epochs=108, reduction="max")]
+CALLS += [dict(arch=dict(REF, input5=[4, 0, 3]), num_epochs=108, isomorphism=iso) for iso in (True, False)]
+CALLS += [dict(arch=REF, num_epochs=e) for e in ("108", 108.0, True)]  # loose types: SQLite affinity decides
 SPECIAL = [dict(arch=DANGLING, num_epochs=108), dict(arch=dict(REF, op1="conv7x7"), num_epochs=108)]
 PROBES = [{"op": "count"}, {"op": "config", "where": {"hash": REF_HASH, "num_epochs": 108}}, {"op": "schema"},
           {"op": "hash_module"}]
@@ -88,6 +90,8 @@ def test_the_grid_is_not_vacuous(run):
     assert len(_results(run, dict(arch=None, num_epochs=None, isomorphism=False))[0]["rows"]) == 92 * 12
     nni, _ = _results(run, dict(arch=REF, num_epochs=108))
     assert [r["id"] for r in nni["rows"]] == [10, 11, 12] and nni["rows"][0]["config"]["hash"] == REF_HASH
+    assert _results(run, dict(arch=REF, num_epochs="108"))[0] == nni
+    assert _results(run, dict(arch=dict(REF, input5=[4, 0, 3]), num_epochs=108, isomorphism=True))[0] == nni
     # isomorphism matters in the grid: the swapped cells match by hash only
     for arch in (REF_SWAPPED, DIAMOND_SWAPPED):
         assert len(_results(run, dict(arch=arch, num_epochs=None, isomorphism=True, reduction=None,
