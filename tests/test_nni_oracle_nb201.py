@@ -127,10 +127,8 @@ def test_our_extensions_where_nni_matches_nothing(run):
     assert nni == ours == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
 
 
-@pytest.mark.xfail(strict=True, reason="nasbench201.constants.check_epochs rejects the str '200' with "
-                   "\"NAS-Bench-201 has no '200'-epoch runs; valid: 12, 200 or None\"; NNI matches it (SQLite "
-                   "INTEGER affinity), and so do our NB101 and NDS queries")
 def test_epochs_given_as_a_string_match_like_nni(run):
+    """'200' finds the 200-epoch rows in NNI (SQLite INTEGER affinity); ours too (fixed in 57bb149)."""
     nni, ours = _results(run, STRING_EPOCHS)
     assert len(nni["rows"]) == 3
     assert ours == nni
