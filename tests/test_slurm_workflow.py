@@ -1,0 +1,164 @@
+"""The demo build through a real SLURM cluster (.ci/slurm-up.sh) with profiles/slurm: the same bytes
+as a local build, a job killed by the scheduler reported and resumed, bad profile values refused."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+import yaml
+from conftest import REPO, Workflow
+from test_workflow_nb101 import store_bytes
+
+pytestmark = pytest.mark.slow
+
+SLURM_PROFILE = REPO / "profiles" / "slurm"
+# The test cluster has no accounting database, so status comes from squeue (see docs/cluster.md);
+# the first status check after 1 s instead of the profile's 20 keeps the test short.
+SLURM_ARGS = ("--profile", str(SLURM_PROFILE), "--slurm-status-command", "squeue",
+              "--slurm-init-seconds-before-status-checks", "1")
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+
+
+def slurm_unavailable() -> str | None:
+    """Why the SLURM tests cannot run here, or None."""
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')"
+    if not shutil.which("sinfo"):
+        return "no SLURM client here (apt-get install slurm-wlm munge, then .ci/slurm-up.sh)"
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "sinfo did not answer in 30 s (is slurmctld running? .ci/slurm-up.sh)"
+    states = proc.stdout.split()
+    if proc.returncode != 0 or not any(s.rstrip("*~#") in {"idle", "mixed", "allocated"} for s in states):
+        return f"no usable SLURM node (sinfo rc={proc.returncode}: {(proc.stdout + proc.stderr).strip()!r}); .ci/slurm-up.sh"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm():
+    reason = slurm_unavailable()
+    if reason and os.environ.get("NASBENCH_REQUIRE_SLURM"):
+        pytest.fail(f"NASBENCH_REQUIRE_SLURM is set but {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
+def demo_workflow(base) -> Workflow:
+    """The demo (demo/config.yaml, whatever it builds) with its store, raw and work dirs under `base`."""
+    config = yaml.safe_load((REPO / "demo" / "config.yaml").read_text())
+    config.update(store_dir=str(base / "store"), raw_dir=str(base / "raw"), work_dir=str(base / "work"))
+    return Workflow(base / "wd", config)
+
+
+def jobs_in(workdir) -> dict[str, tuple[str, str]]:
+    """SLURM job id -> (state, comment) of the jobs that run in `workdir` (finished ones included)."""
+    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%k|%Z"], capture_output=True,
+                         text=True, check=True).stdout
+    return {i: (state, comment) for i, state, comment, wd in (line.split("|", 3) for line in out.splitlines())
+            if wd == str(workdir)}
+
+
+@pytest.fixture
+def cancel_leftovers(tmp_path):
+    """Cancel whatever a failing test left queued under tmp_path."""
+    yield
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%Z"], capture_output=True, text=True).stdout
+    ids = [i for i, wd in (line.split("|", 1) for line in out.splitlines()) if wd.startswith(str(tmp_path))]
+    if ids:
+        subprocess.run(["scancel", *ids])
+
+
+@pytest.fixture(scope="module")
+def local_store(tmp_path_factory):
+    """The demo built on this machine with profiles/local and 2 cores: the reference bytes."""
+    wf = demo_workflow(tmp_path_factory.mktemp("local"))
+    wf.run("--profile", str(REPO / "profiles" / "local"), cores=2).check()
+    return store_bytes(wf.store)
+
+
+def test_local_build_publishes_every_demo_benchmark(local_store):
+    benchmarks = yaml.safe_load((REPO / "demo" / "config.yaml").read_text())["benchmarks"]
+    assert {"SHA256SUMS", "manifest.json"} <= set(local_store)
+    for b in benchmarks:
+        assert f"{b}.db" in local_store and any(n.startswith(f"{b}/") and n.endswith(".parquet") for n in local_store)
+
+
+def test_slurm_build_is_byte_identical_to_local_build(tmp_path, local_store, cancel_leftovers):
+    profile = yaml.safe_load((SLURM_PROFILE / "config.yaml").read_text())
+    wf = demo_workflow(tmp_path)
+    # the profile's groups, plus NB101's shards as one group job, so that both ways of submitting
+    # (one job per rule, several rules' jobs per submission) are checked against the local bytes
+    out = wf.run(*SLURM_ARGS, "--groups", *profile["groups"], "nb101_shard=nb101_shards",
+                 "--group-components", *profile["group-components"], "nb101_shards=3").check().output
+    submitted = dict(SUBMITTED.findall(out))
+    assert any("/group_nb101_shards_nb101_shard/" in log for log in submitted.values()), out[-4000:]
+    assert any("/rule_nb101_sqlite/" in log for log in submitted.values()), out[-4000:]
+    states = jobs_in(wf.workdir)
+    assert {i: states[i][0] for i in submitted} == {i: "COMPLETED" for i in submitted}
+    assert store_bytes(wf.store) == local_store
+
+
+def test_job_killed_by_scheduler_is_reported_and_rerun_resumes(tmp_path, local_store, cancel_leftovers):
+    wf = demo_workflow(tmp_path)
+    log = tmp_path / "first-run.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(wf.command(*SLURM_ARGS), stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        killed = None
+        deadline = time.monotonic() + 300
+        while killed is None and proc.poll() is None and time.monotonic() < deadline:
+            running = [(i, c) for i, (s, c) in jobs_in(wf.workdir).items()
+                       if s == "RUNNING" and c.startswith("rule_nb101_shard_")]
+            if running:
+                killed = running[0]
+                subprocess.run(["scancel", killed[0]], check=True)
+            time.sleep(0.2)
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+    out = log.read_text()
+    assert killed, f"no nb101_shard job was seen running: {out[-4000:]}"
+    jobid, comment = killed
+    shard = int(re.search(r"wildcards_(\d+)_", comment).group(1))
+    assert proc.returncode != 0
+    # reported with the rule, the scheduler's verdict, the rule's log and the SLURM log
+    report = out[out.index("Error in rule nb101_shard:"):]
+    assert f"SLURM-job '{jobid}' failed, SLURM status is: 'CANCELLED'" in report
+    assert f"nb101_shard_{shard}-of-3.log" in report
+    assert re.search(rf"\.snakemake/slurm_logs/rule_nb101_shard/{shard}_3/{jobid}\.log", report), report[:3000]
+
+    shards = tmp_path / "work" / "nasbench101" / "shards"
+    done = {int(p.name.split("-")[0]) for p in shards.glob("*-of-3.parquet")}
+    assert shard not in done and done, "the other shards finish while the failure is reported"
+    rerun = wf.run(*SLURM_ARGS).check().output
+    redone = {int(i) for i in re.findall(r"rule nb101_shard:(?:\n .*)*?\n    wildcards: i=(\d+), n=3", rerun)}
+    assert redone == set(range(3)) - done
+    assert store_bytes(wf.store) == local_store
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("slurm-status-command", "qstat", "Invalid status command. Allowed values are 'sacct' or 'squeue'."),
+    ("slurm-init-seconds-before-status-checks", 0, "init-seconds-before-status-checks must be a positive integer"),
+    ("slurm-init-second-before-status-checks", 5, "unrecognized arguments: --slurm-init-second-before-status-checks"),
+])
+def test_profile_value_the_plugin_rejects_fails_before_any_job_is_submitted(tmp_path, key, value, message,
+                                                                            cancel_leftovers):
+    profile = yaml.safe_load((SLURM_PROFILE / "config.yaml").read_text())
+    profile[key] = value
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    wf = demo_workflow(tmp_path)
+    out = wf.run("--profile", str(tmp_path / "profile"))
+    assert out.returncode != 0 and message in out.output, out.output[-3000:]
+    assert "submitted with SLURM jobid" not in out.output
+    assert jobs_in(wf.workdir) == {}
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").rglob("*.parquet"))
