@@ -80,3 +80,23 @@ def test_enumeration_matches_nasbench_counts():
     assert by_vertices == {2: 1, 3: 6, 4: 84, 5: 2441}
     assert len({c.module_hash for c in cells}) == len(cells)
     assert all(graph.spec_hash(c.matrix, c.ops) == c.module_hash for c in cells[:200])
+
+
+def test_c_hash_equals_the_python_hash():
+    import random
+    if graph._hash_cell_c is None:
+        pytest.skip("the C extension was not built (no compiler at install time)")
+    cells = canonical_cells(5)
+    for cell in cells:
+        labels = graph.labels_of(cell.ops)
+        assert graph.hash_module(cell.matrix, labels) == graph.hash_module_py(cell.matrix, labels) == cell.module_hash
+    rng = random.Random(5)
+    for _ in range(300):  # arbitrary (also non-DAG, unpruned) matrices and labels hash the same way too
+        n = rng.randrange(1, 12)
+        matrix = [[rng.random() < 0.3 for _ in range(n)] for _ in range(n)]
+        labels = [rng.randrange(-1000, 1000) for _ in range(n)]
+        assert graph.hash_module(matrix, labels) == graph.hash_module_py(matrix, labels)
+    with pytest.raises(ValueError, match="'0'/'1'"):
+        graph.hash_adjacency("0120", [-1, -2])
+    with pytest.raises(ValueError, match="does not match"):
+        graph.hash_adjacency("010", [-1, -2])

@@ -22,7 +22,7 @@ from ..atomic import atomic_path
 from ..errors import RawFormatError
 from ..tablewriter import json_text
 from ..tfrecord import iter_records
-from .graph import check_spec, hash_module, labels_of, parse_adjacency, prune, spec_to_arch
+from .graph import check_spec, hash_adjacency, labels_of, parse_adjacency, prune, spec_to_arch
 from .records import RecordError, parse_record
 
 BUCKET_HEX = 1  # buckets keyed by the first hex digit of the module hash
@@ -69,7 +69,7 @@ def check_cell(module_hash: str, adjacency: str, operations: str) -> tuple[str, 
         raise RecordError(f"cell {module_hash} is outside the NAS-Bench-101 space: {exc}") from None
     if len(pruned) != len(matrix):
         raise RecordError(f"cell {module_hash} has vertices off every input->output path; stored cells are pruned")
-    actual = hash_module(matrix, labels_of(ops))
+    actual = hash_adjacency(adjacency, labels_of(ops))
     if actual != module_hash:
         raise RecordError(f"stored hash {module_hash} differs from the recomputed graph hash {actual}")
     return json_text(spec_to_arch(matrix, ops)), len(ops)
