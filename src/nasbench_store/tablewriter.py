@@ -105,8 +105,9 @@ class SqliteTables:
         try:
             self._index_sql = create_tables(tmp, list(self.models.values()))
             self._conn = sqlite3.connect(tmp, isolation_level=None)
+            # index builds sort through temporary files, not RAM, so memory stays bounded
             for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
-                           "cache_size=-131072", "temp_store=MEMORY"):
+                           "cache_size=-131072"):
                 self._conn.execute(f"PRAGMA {pragma}")
             self._conn.execute("BEGIN")
         except BaseException:
