@@ -22,6 +22,8 @@ rule nds_check_archive:
     resources:
         mem_mb=200,
         runtime=5,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_check_archive.py"
 
@@ -39,6 +41,8 @@ rule nds_part:
     resources:
         mem_mb=1000,
         runtime=15,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_part.py"
 
@@ -53,6 +57,8 @@ rule nds_sqlite:
     resources:
         mem_mb=1000,
         runtime=30,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_tables.py"
 
@@ -67,6 +73,8 @@ rule nds_parquet:
     resources:
         mem_mb=1000,
         runtime=30,
+    conda:
+        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_tables.py"
 
@@ -79,5 +87,7 @@ if config.get("demo"):
         log:
             log("demo_nds_raw.log"),
         localrule: True
+        conda:
+            "../envs/nasbench-store.yaml"
         script:
             "../scripts/nds_demo_raw.py"
