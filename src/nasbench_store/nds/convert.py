@@ -54,8 +54,7 @@ def convert_sweep(archive: str | Path, sweep: str, part: str | Path) -> int:
             try:
                 config, trial, epochs = map_record(record.value, labels)
             except RecordError as exc:
-                name = f"record {record.index}" if record.section is None else f"record {record.section}[{record.index}]"
-                raise RawFormatError(where, record.offset, f"{name}: {exc}", _HINT_RECORD) from None
+                raise RawFormatError(where, record.offset, f"{record.name}: {exc}", _HINT_RECORD) from None
             rows.append(config + trial + epochs)
             if len(rows) == BATCH_ROWS:
                 sections.setdefault(current, []).append(_batch(rows))

@@ -39,6 +39,15 @@ class Record(NamedTuple):
     offset: int  # byte offset of the record's "{" in the decompressed file
     value: dict
 
+    @property
+    def name(self) -> str:
+        """How errors name the record: `record 7`, or `record mid[3]` in a reruns file."""
+        return record_name(self.section, self.index)
+
+
+def record_name(section: str | None, index: int) -> str:
+    return f"record {index}" if section is None else f"record {section}[{index}]"
+
 
 class _Text:
     """A sliding window over the decoded stream that tracks byte offsets of positions in it."""
@@ -195,7 +204,7 @@ def _array(text: _Text, section: str | None, keep: frozenset | None) -> Iterator
         if text.peek() != "{":
             text.expect("{", "'{' opening a record")
         offset = text.offset()
-        where = f"record {index}" if section is None else f"record {section}[{index}]"
+        where = record_name(section, index)
         value = text.decode(where) if keep is None else text.decode_object(keep, where)
         yield Record(section, index, offset, value)
         index += 1
