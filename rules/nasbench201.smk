@@ -32,6 +32,7 @@ if "nasbench201" in config["sources"]:
             parts=NB201_PARTS,
         output:
             work("nasbench201", "nasbench201.db"),
+            summary=work("nasbench201", "summary.json"),
         log:
             log("nb201_sqlite.log"),
         resources:

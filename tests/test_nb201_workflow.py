@@ -46,6 +46,8 @@ def test_pth_and_nats_archive_publish_identical_verified_stores(workflow, tmp_pa
                                                      "nb201trialstats"],
                                                  "nb201intermediatestats": entry["tables"]["nasbench201.db"][
                                                      "nb201intermediatestats"]}
+    summary = json.loads((Path(a.config["work_dir"]) / "nasbench201" / "summary.json").read_text())
+    assert summary == {"meta_archs": NUM_ARCHS, "archs_with_results": len(CHOSEN)}
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=a.store, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Nothing to be done" in a.run().check().output
