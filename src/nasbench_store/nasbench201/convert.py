@@ -227,7 +227,7 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
 
 def _part_writer(path: Path, meta_archs: Sequence[str]) -> pq.ParquetWriter:
     schema = PART_SCHEMA.with_metadata({_META_KEY: json.dumps({"meta_archs": list(meta_archs)})})
-    return pq.ParquetWriter(path, schema, compression="lz4")
+    return pq.ParquetWriter(path, schema, compression="lz4", use_dictionary=False, write_statistics=False)
 
 
 def part_meta_archs(part: str | Path) -> list[str]:
