@@ -154,8 +154,8 @@ class NdsAssembly:
 
 
 def _config_digest(key: tuple) -> bytes:
-    """Digest of a config; -0.0 and 0.0 are one value, as SQL equality has it."""
-    normalized = tuple(v + 0.0 if isinstance(v, float) else v for v in key)
+    """Digest of a config (Config's field order); -0.0 and 0.0 are one value, as SQL equality has it."""
+    normalized = (*key[:6], key[6] + 0.0, key[7] + 0.0, key[8])
     return hashlib.blake2b(repr(normalized).encode(), digest_size=16).digest()
 
 
