@@ -114,6 +114,20 @@ def test_epochs_given_as_a_string_or_float_match_like_nnis_integer_column(env):
         q(ARCH0, True, None)
 
 
+def test_an_arch_lookup_searches_the_arch_index(env):
+    """Without statistics SQLite would pick the num_epochs index (half the configs at full scale)."""
+    from nasbench_store.sqlite_query import connection
+    conn = connection("nasbench201.db")
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        q(ARCH0, 200, "cifar100")
+    finally:
+        conn.set_trace_callback(None)
+    plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + seen[-1]))
+    assert "USING INDEX nb201trialconfig_arch (arch=?)" in plan, plan
+
+
 def test_untrained_architecture_gives_no_rows(env):
     assert q(fx.arch_strings(5, 11)[2], None, None) == []
 
