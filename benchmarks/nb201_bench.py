@@ -133,33 +133,39 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def part_job(raw: str, part: str, index: int = 0, count: int = 1) -> tuple[dict, float, float]:
-    started = time.perf_counter()
+def cpu_s() -> float:
+    """CPU seconds of this process: on a shared machine, steadier than wall time."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def part_job(raw: str, part: str, index: int = 0, count: int = 1) -> tuple[dict, float, float, float]:
+    started, cpu = time.perf_counter(), cpu_s()
     info = convert_part(raw, part, index, count)
-    return info, time.perf_counter() - started, peak_mb()
+    return info, time.perf_counter() - started, cpu_s() - cpu, peak_mb()
 
 
-def store_job(parts: list[str], out: str) -> tuple[dict, float, float]:
-    started = time.perf_counter()
+def store_job(parts: list[str], out: str) -> tuple[dict, float, float, float]:
+    started, cpu = time.perf_counter(), cpu_s()
     out = Path(out)
     counts = write_store(parts, db_path=out) if out.suffix == ".db" else write_store(parts, parquet_dir=out)
-    return counts, time.perf_counter() - started, peak_mb()
+    return counts, time.perf_counter() - started, cpu_s() - cpu, peak_mb()
 
 
-def stream_only(raw: str) -> tuple[int, float, float]:
-    started = time.perf_counter()
+def stream_only(raw: str) -> tuple[int, float, float, float]:
+    started, cpu = time.perf_counter(), cpu_s()
     with LegacyPth(raw) as src:
         n = sum(1 for _ in src.archs())
-    return n, time.perf_counter() - started, peak_mb()
+    return n, time.perf_counter() - started, cpu_s() - cpu, peak_mb()
 
 
-def whole_load(raw: str) -> tuple[float, float]:
-    started = time.perf_counter()
+def whole_load(raw: str) -> tuple[float, float, float]:
+    started, cpu = time.perf_counter(), cpu_s()
     with open(raw, "rb") as f:
         for _ in range(5):
             obj = pickle.load(f)
     del obj
-    return time.perf_counter() - started, peak_mb()
+    return time.perf_counter() - started, cpu_s() - cpu, peak_mb()
 
 
 def fresh(fn, *args):
@@ -173,18 +179,19 @@ def convert_and_assemble(raw: Path, work: Path, jobs: int) -> None:
     with ProcessPoolExecutor(2) as ex:
         results = list(ex.map(part_job, [str(raw)] * jobs, parts, range(jobs), [jobs] * jobs))
     t_parts = time.perf_counter() - started
-    for info, secs, mb in results:
+    for info, secs, cpu, mb in results:
         print(f"  part {info['index']}/{info['count']}: {info['archs']} archs, {info['trials']} trials "
-              f"in {secs:.1f} s, peak RSS {mb:.0f} MB")
+              f"in {secs:.1f} s wall / {cpu:.1f} s CPU, peak RSS {mb:.0f} MB")
     started = time.perf_counter()
     with ProcessPoolExecutor(2) as ex:
         db = ex.submit(store_job, parts, str(work / "nasbench201.db"))
         pq_dir = work / "parquet"
         pq_dir.mkdir(exist_ok=True)
         parquet = ex.submit(store_job, parts, str(pq_dir))
-        (counts, t_db, mb_db), (_, t_pq, mb_pq) = db.result(), parquet.result()
+        (counts, t_db, c_db, mb_db), (_, t_pq, c_pq, mb_pq) = db.result(), parquet.result()
     t_store = time.perf_counter() - started
-    print(f"  SQLite {t_db:.1f} s (peak {mb_db:.0f} MB) | Parquet {t_pq:.1f} s (peak {mb_pq:.0f} MB) side by side")
+    print(f"  SQLite {t_db:.1f} s wall / {c_db:.1f} s CPU (peak {mb_db:.0f} MB) | Parquet {t_pq:.1f} s wall / "
+          f"{c_pq:.1f} s CPU (peak {mb_pq:.0f} MB), side by side")
     print(f"  rows: {counts}")
     print(f"  TOTAL wall {t_parts + t_store:.1f} s (parts {t_parts:.1f} s + store {t_store:.1f} s); "
           f"db {(work / 'nasbench201.db').stat().st_size / 1e9:.2f} GB")
@@ -206,14 +213,16 @@ def main() -> None:
         fresh(write_big_pth, raw, n)
         print(f"wrote {raw}: {n} archs, {raw.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - started:.0f} s")
     print(f"{raw}: {raw.stat().st_size / 1e9:.2f} GB")
-    archs, t_stream, mb_stream = fresh(stream_only, str(raw))
-    print(f"streaming reader alone: {archs} archs in {t_stream:.1f} s, peak RSS {mb_stream:.0f} MB")
+    archs, t_stream, c_stream, mb_stream = fresh(stream_only, str(raw))
+    print(f"streaming reader alone: {archs} archs in {t_stream:.1f} s wall / {c_stream:.1f} s CPU, "
+          f"peak RSS {mb_stream:.0f} MB")
     if args.scale <= 0.1:
-        t_whole, mb_whole = fresh(whole_load, str(raw))
-        print(f"baseline, whole-file C pickle.load: {t_whole:.1f} s, peak RSS {mb_whole:.0f} MB "
-              f"-> streaming/whole time {t_stream / t_whole:.2f}x, memory {mb_stream / mb_whole:.2f}x")
+        t_whole, c_whole, mb_whole = fresh(whole_load, str(raw))
+        print(f"baseline, whole-file C pickle.load: {t_whole:.1f} s wall / {c_whole:.1f} s CPU, peak RSS "
+              f"{mb_whole:.0f} MB -> streaming/whole CPU {c_stream / c_whole:.2f}x, memory {mb_stream / mb_whole:.2f}x")
     print(".pth conversion (1 job: a .pth is one pickle stream):")
-    convert_and_assemble(raw, work / "pth", 1) if (work / "pth").mkdir(exist_ok=True) is None else None
+    (work / "pth").mkdir(exist_ok=True)
+    convert_and_assemble(raw, work / "pth", 1)
     if args.nats_archs:
         nats = work / f"nats-{args.nats_archs}.tar"
         if not nats.exists():
