@@ -4,8 +4,10 @@
 # the daemons this script starts are listed in $STATE, and .ci/slurm-down.sh stops exactly those.
 # A daemon that is already running is left alone (and not listed). No slurmdbd: sacct does not
 # work, so the profile is used with `--slurm-status-command squeue` (MinJobAge=300 keeps finished
-# jobs visible to squeue for 5 minutes).
+# jobs visible to squeue for 5 minutes). Memory is enforced with cgroups as on most real clusters (a
+# job above its mem_mb ends OUT_OF_MEMORY); MEMORY_LIMITS=none turns that off where cgroups are missing.
 set -euo pipefail
+MEMORY_LIMITS=${MEMORY_LIMITS:-cgroup}
 STATE=${SLURM_CI_STATE:-/run/slurm/ci-started}
 CONF=/etc/slurm/slurm.conf
 MARK="# written by nasbench-store .ci/slurm-up.sh"
@@ -21,10 +23,12 @@ if scontrol ping 2>/dev/null | grep -q UP; then
   echo "slurm-up: a SLURM controller is already running; using it as it is" >&2
   exit 0
 fi
-if [ -e "$CONF" ] && ! grep -qxF "$MARK" "$CONF"; then
-  echo "slurm-up: $CONF exists and was not written by this script; refusing to replace it" >&2
-  exit 1
-fi
+for f in "$CONF" /etc/slurm/cgroup.conf; do
+  if [ -e "$f" ] && ! grep -qxF "$MARK" "$f"; then
+    echo "slurm-up: $f exists and was not written by this script; refusing to replace it" >&2
+    exit 1
+  fi
+done
 
 # munge: /run/munge is on tmpfs; munged must run as the owner of the key (the munge user)
 install -d -o munge -g munge -m 0755 /run/munge
@@ -38,6 +42,15 @@ if ! munge -n >/dev/null 2>&1; then
 fi
 wait_for bash -c 'munge -n | unmunge'
 
+if [ "$MEMORY_LIMITS" = cgroup ]; then
+  TRACKING="ProctrackType=proctrack/cgroup
+TaskPlugin=task/cgroup,task/affinity"
+  printf '%s\nCgroupPlugin=autodetect\nConstrainCores=yes\nConstrainRAMSpace=yes\n' "$MARK" >/etc/slurm/cgroup.conf
+else
+  TRACKING="ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none"
+fi
+
 cat >"$CONF" <<CONF
 $MARK
 ClusterName=localcluster
@@ -47,8 +60,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+${TRACKING}
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 # without it a job that gives no --mem gets the whole node
