@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 SLURM_PROFILE = REPO / "profiles" / "slurm"
 # The test cluster has no accounting database, so status comes from squeue (see docs/cluster.md);
-# the first status check after 1 s instead of the profile's 20 keeps the test short.
+# the first status check after 1 s instead of the profile's 20 keeps the test short. Workflow adds
+# `--cores 2`, which with a cluster executor caps a group job at 2 CPUs: the test node's size.
 SLURM_ARGS = ("--profile", str(SLURM_PROFILE), "--slurm-status-command", "squeue",
               "--slurm-init-seconds-before-status-checks", "1")
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
