@@ -10,4 +10,16 @@ rule demo_nasbench101_raw:
     conda:
         "../envs/nasbench-store.yaml"
     script:
-        "../scripts/demo_raw.py"
+        "../scripts/nb101_demo_raw.py"
+
+
+rule demo_nds_raw:
+    output:
+        "demo/raw/data.zip",
+    log:
+        log("demo_nds_raw.log"),
+    localrule: True
+    conda:
+        "../envs/nasbench-store.yaml"
+    script:
+        "../scripts/nds_demo_raw.py"

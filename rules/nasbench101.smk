@@ -1,5 +1,5 @@
 # NAS-Bench-101: TFRecord -> byte-range shards (parallel) -> SQLite and Parquet (in parallel) -> publish.
-NB101_SHARDS = config["nasbench101"]["shards"]
+NB101_SHARDS = config.get("nasbench101", {}).get("shards", 8)
 NB101_PARTS = [work("nasbench101", "shards", f"{i}-of-{NB101_SHARDS}.parquet") for i in range(NB101_SHARDS)]
 NB101_TABLES = ["nb101trialconfig", "nb101trialstats", "nb101intermediatestats"]
 
@@ -11,7 +11,7 @@ PUBLISHED_FILES["nasbench101"] = {
 
 rule nb101_shard:
     input:
-        raw=raw_file("nasbench101"),
+        raw=lambda wc: raw_file("nasbench101"),
     output:
         temp(work("nasbench101", "shards", "{i}-of-{n}.parquet")),
     log:
@@ -27,7 +27,7 @@ rule nb101_shard:
 
 rule nb101_sqlite:
     input:
-        raw=raw_file("nasbench101"),
+        raw=lambda wc: raw_file("nasbench101"),
         parts=NB101_PARTS,
     output:
         work("nasbench101", "nasbench101.db"),
@@ -44,7 +44,7 @@ rule nb101_sqlite:
 
 rule nb101_parquet:
     input:
-        raw=raw_file("nasbench101"),
+        raw=lambda wc: raw_file("nasbench101"),
         parts=NB101_PARTS,
     output:
         [work("nasbench101", "parquet", f"{t}.parquet") for t in NB101_TABLES],

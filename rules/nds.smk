@@ -78,16 +78,3 @@ rule nds_parquet:
     script:
         "../scripts/nds_tables.py"
 
-
-if config.get("demo"):
-
-    rule demo_nds_raw:
-        output:
-            "demo/raw/data.zip",
-        log:
-            log("demo_nds_raw.log"),
-        localrule: True
-        conda:
-            "../envs/nasbench-store.yaml"
-        script:
-            "../scripts/nds_demo_raw.py"

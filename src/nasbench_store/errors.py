@@ -15,9 +15,13 @@ class RawFormatError(NasbenchStoreError):
         self.path = str(path)
         self.offset = offset
         self.problem = problem
+        self.hint = hint
         where = f"{self.path}" if offset is None else f"{self.path} at byte offset {offset}"
         hint = hint or "the file is damaged or not the expected release; delete it and download it again"
         super().__init__(f"{where}: {problem} ({hint})")
+
+    def __reduce__(self):  # picklable, so a process pool reports the real message
+        return (type(self), (self.path, self.offset, self.problem, self.hint))
 
 
 class UnsafePickleError(RawFormatError):
