@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pprint
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,10 @@ def _workflow_root() -> Path:
     raise SystemExit("run this from a nasbench-store checkout (the directory with the Snakefile)")
 
 
+def _show(row: dict) -> None:
+    print(pprint.pformat(row, width=110, sort_dicts=False))
+
+
 def _sample_nb101(store: Path) -> None:
     os.environ["NASBENCHMARK_DIR"] = str(store)
     from .nasbench101 import query_nb101_trial_stats
@@ -28,10 +33,19 @@ def _sample_nb101(store: Path) -> None:
             "input5": [0, 3, 4], "input6": [2, 5]}
     print(f"\nquery_nb101_trial_stats({arch}, 108, reduction='mean'):")
     for row in query_nb101_trial_stats(arch, 108, reduction="mean"):
-        print(json.dumps(row, indent=2))
+        _show(row)
 
 
-SAMPLES = {"nasbench101": _sample_nb101}
+def _sample_nds(store: Path) -> None:
+    os.environ["NASBENCHMARK_DIR"] = str(store)
+    from .nds import query_nds_trial_stats
+    print("\nquery_nds_trial_stats('residual_basic', 'resnet', 'random', None, None, 'cifar10'), first row:")
+    for row in query_nds_trial_stats("residual_basic", "resnet", "random", None, None, "cifar10"):
+        _show(row)
+        break
+
+
+SAMPLES = {"nasbench101": _sample_nb101, "nds": _sample_nds}
 
 
 def demo(args) -> None:
