@@ -16,6 +16,7 @@ validate(config, "schemas/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/download.smk"
 include: "rules/nasbench101.smk"
+include: "rules/nasbench201.smk"
 include: "rules/nds.smk"
 include: "rules/publish.smk"
 
@@ -34,6 +35,11 @@ rule all:
 rule nasbench101:
     input:
         published("nasbench101"),
+
+
+rule nasbench201:
+    input:
+        published("nasbench201"),
 
 
 rule nds:

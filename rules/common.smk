@@ -14,6 +14,8 @@ BENCHMARKS = config["benchmarks"]
 
 # benchmark -> {store-relative name: built file in WORK_DIR}; each rules/<benchmark>.smk fills its entry.
 PUBLISHED_FILES = {}
+# benchmark -> a JSON file in WORK_DIR whose keys are added to the benchmark's manifest entry.
+PUBLISHED_EXTRA = {}
 
 
 def work(*parts):

@@ -23,3 +23,15 @@ rule demo_nds_raw:
         "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_demo_raw.py"
+
+
+rule demo_nasbench201_raw:
+    output:
+        "demo/raw/NAS-Bench-201-v1_1-096897.pth",
+    log:
+        log("demo_nasbench201_raw.log"),
+    localrule: True
+    conda:
+        "../envs/nasbench-store.yaml"
+    script:
+        "../scripts/nb201_demo_raw.py"

@@ -11,6 +11,8 @@ if "nasbench201" in config["sources"]:
         "nasbench201.db": work("nasbench201", "nasbench201.db"),
         **{f"nasbench201/{t}.parquet": work("nasbench201", "parquet", f"{t}.parquet") for t in NB201_TABLES},
     }
+    # how many architectures the source had results for, recorded in the manifest
+    PUBLISHED_EXTRA["nasbench201"] = work("nasbench201", "summary.json")
 
 
     rule nb201_part:
@@ -23,6 +25,8 @@ if "nasbench201" in config["sources"]:
         resources:
             mem_mb=lambda wc: 4000 if wc.n == "1" else 1000,
             runtime=30,
+        conda:
+            "../envs/nasbench-store.yaml"
         script:
             "../scripts/nb201_part.py"
 
@@ -38,6 +42,8 @@ if "nasbench201" in config["sources"]:
         resources:
             mem_mb=1500,
             runtime=30,
+        conda:
+            "../envs/nasbench-store.yaml"
         script:
             "../scripts/nb201_tables.py"
 
@@ -52,18 +58,8 @@ if "nasbench201" in config["sources"]:
         resources:
             mem_mb=1500,
             runtime=30,
+        conda:
+            "../envs/nasbench-store.yaml"
         script:
             "../scripts/nb201_tables.py"
-
-
-    if config.get("demo"):
-
-        rule demo_nasbench201_raw:
-            output:
-                "demo/raw/NAS-Bench-201-v1_1-096897.pth",
-            log:
-                log("demo_nasbench201_raw.log"),
-            localrule: True
-            script:
-                "../scripts/nb201_demo_raw.py"
 

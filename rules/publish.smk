@@ -25,6 +25,7 @@ rule publish:
     input:
         raw=work("{benchmark}", "raw-digest.json"),
         files=lambda wc: list(PUBLISHED_FILES[wc.benchmark].values()),
+        extra=lambda wc: [PUBLISHED_EXTRA[wc.benchmark]] if wc.benchmark in PUBLISHED_EXTRA else [],
     output:
         published("{benchmark}"),
     params:

@@ -7,7 +7,8 @@ from nasbench_store.workflow import run_step
 
 with run_step(snakemake) as log:
     raw = json.loads(open(snakemake.input.raw).read())
-    entry = publish(snakemake.params.store_dir, snakemake.wildcards.benchmark, snakemake.params.files, raw)
+    extra = json.loads(open(snakemake.input.extra[0]).read()) if snakemake.input.extra else None
+    entry = publish(snakemake.params.store_dir, snakemake.wildcards.benchmark, snakemake.params.files, raw, extra)
     log.info("published %s into %s: %s", snakemake.wildcards.benchmark, snakemake.params.store_dir, entry["tables"])
     with atomic_path(snakemake.output[0]) as tmp:
         tmp.write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n")

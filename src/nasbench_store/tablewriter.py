@@ -127,6 +127,11 @@ class SqliteTables:
             if exc_type is None:
                 for sql in self._index_sql:
                     self._conn.execute(sql)
+                # Statistics for the query planner: without them SQLite prefers the 4-valued
+                # num_epochs index over the hash index and scans ~400k configs per NB101 lookup.
+                # analysis_limit bounds the time; the result is still a function of the rows.
+                self._conn.execute("PRAGMA analysis_limit=1000")
+                self._conn.execute("ANALYZE")
                 self._conn.execute("COMMIT")
         finally:
             if self._conn is not None:
