@@ -43,13 +43,11 @@ def query_nb201_trial_stats(arch, num_epochs, dataset, reduction=None,
     include_intermediates: add the per-epoch metrics under 'intermediates'.
     """
     normalize_reduction(reduction)
-    conditions = []
-    # With an arch, `+` keeps SQLite on the arch index (8 rows) instead of the epochs one (half the table).
-    other = "+c" if arch is not None else "c"
+    conditions = []  # the store's planner statistics (ANALYZE) pick the arch index when there is one
     if arch is not None:
         conditions.append(("c.arch = ?", json_text(normalize_arch(arch))))
     if num_epochs is not None:
-        conditions.append((f"{other}.num_epochs = ?", check_epochs(num_epochs)))
+        conditions.append(("c.num_epochs = ?", check_epochs(num_epochs)))
     if dataset is not None:
-        conditions.append((f"{other}.dataset = ?", check_dataset(dataset)))
+        conditions.append(("c.dataset = ?", check_dataset(dataset)))
     return query_trials(TABLES, conditions, reduction, include_intermediates)
