@@ -3,12 +3,11 @@ from pathlib import Path
 
 from nasbench_store.nasbench101.convert import iter_tables
 from nasbench_store.nasbench101.schema import MODELS
-from nasbench_store.tablewriter import ParquetTables, SqliteTables
+from nasbench_store.tablewriter import write_tables
 from nasbench_store.workflow import run_step
 
-with run_step(snakemake):
+with run_step(snakemake) as log:
     out = Path(snakemake.output[0])
-    writer = SqliteTables(out, MODELS) if out.suffix == ".db" else ParquetTables(out.parent, MODELS)
-    with writer:
-        for name, table in iter_tables(snakemake.input.raw, snakemake.input.parts):
-            writer.write(name, table)
+    target = {"db_path": out} if out.suffix == ".db" else {"parquet_dir": out.parent}
+    counts = write_tables(MODELS, iter_tables(snakemake.input.raw, snakemake.input.parts), **target)
+    log.info("%s: %s", out, counts)

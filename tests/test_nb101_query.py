@@ -108,3 +108,14 @@ def test_replaced_store_is_picked_up_by_the_next_query(store, tmp_path, monkeypa
         conn.execute("DELETE FROM nb101trialstats WHERE config_id = 4")
     new.replace(copy / "nasbench101.db")
     assert list(query_nb101_trial_stats(REF, 108)) == []
+
+
+def test_lookups_use_the_hash_index(store):
+    """The store carries planner statistics (ANALYZE); without them SQLite picks the 4-valued
+    num_epochs index and a lookup scans a quarter of the configs."""
+    import sqlite3
+    with sqlite3.connect(store / "nasbench101.db") as conn:
+        plan = " ".join(r[3] for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT s.id FROM nb101trialstats s JOIN nb101trialconfig c ON s.config_id = c.id "
+            "WHERE c.hash = ? AND c.num_epochs = ?", ("00005c142e6f48ac74fdcf73e3439874", 108)))
+    assert "USING INDEX nb101trialconfig_hash" in plan, plan

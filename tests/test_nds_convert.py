@@ -172,7 +172,7 @@ def test_hand_values_in_sqlite_and_parquet(tmp_path):
 
 def test_sqlite_schema_is_nnis(tmp_path):
     out, _ = build(tmp_path, hand_archive(tmp_path / "data.zip"))
-    ddl = dict(rows(out / "nds.db", "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    ddl = dict(rows(out / "nds.db", "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"))
     assert ddl["ndstrialconfig"] == (
         'CREATE TABLE "ndstrialconfig" ("id" INTEGER NOT NULL PRIMARY KEY, "model_family" VARCHAR(20) NOT NULL, '
         '"model_spec" JSON NOT NULL, "cell_spec" JSON, "dataset" VARCHAR(15) NOT NULL, '

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import ExitStack
+from typing import Iterable
 from pathlib import Path
 from typing import Sequence
 
@@ -137,6 +138,23 @@ class SqliteTables:
             if self._conn is not None:
                 self._conn.close()
             self._atomic.__exit__(exc_type, exc, tb)
+
+
+def write_tables(models: Sequence[type[peewee.Model]], tables: Iterable[tuple[str, pa.RecordBatch | pa.Table]],
+                 db_path: str | Path | None = None, parquet_dir: str | Path | None = None) -> dict[str, int]:
+    """Write (table name, rows) pairs to a SQLite database and/or Parquet files; return row counts."""
+    if not db_path and not parquet_dir:
+        raise ValueError("write_tables needs db_path, parquet_dir or both")
+    counts = {table_name(m): 0 for m in models}
+    with ExitStack() as stack:
+        writers = [stack.enter_context(w) for w in (
+            SqliteTables(db_path, models) if db_path else None,
+            ParquetTables(parquet_dir, models) if parquet_dir else None) if w is not None]
+        for name, rows in tables:
+            for writer in writers:
+                writer.write(name, rows)
+            counts[name] += rows.num_rows
+    return counts
 
 
 def create_tables(path: str | Path, models: Sequence[type[peewee.Model]]) -> list[str]:

@@ -16,7 +16,6 @@ import functools
 import json
 import math
 import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -26,7 +25,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
-from ..tablewriter import ParquetTables, SqliteTables, arrow_schema, json_text, table_name
+from ..tablewriter import arrow_schema, json_text, table_name, write_tables
 from .constants import DATASETS, EPOCHS, SPLITS, config_id, parse_arch_str
 from .nats import NatsArchive
 from .pickles import LegacyPth
@@ -328,21 +327,9 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
                 parquet_dir: str | Path | None = None) -> dict[str, int]:
     """Assemble the parts into nasbench201.db and/or one Parquet file per table; return counts."""
     assembly = Nb201Assembly(parts)
-    with ExitStack() as stack:
-        writers = [stack.enter_context(w) for w in (
-            SqliteTables(db_path, MODELS) if db_path else None,
-            ParquetTables(parquet_dir, MODELS) if parquet_dir else None) if w is not None]
-        if not writers:
-            raise ValueError("write_store needs db_path, parquet_dir or both")
-        counts: dict[str, int] = {"meta_archs": len(assembly.meta_archs),
-                                  "archs_with_results": assembly.archs_with_results}
-        for name, batches in assembly.tables().items():
-            counts[name] = 0
-            for batch in batches:
-                for writer in writers:
-                    writer.write(name, batch)
-                counts[name] += batch.num_rows
-    return counts
+    tables = ((name, batch) for name, batches in assembly.tables().items() for batch in batches)
+    counts = write_tables(MODELS, tables, db_path, parquet_dir)
+    return {"meta_archs": len(assembly.meta_archs), "archs_with_results": assembly.archs_with_results, **counts}
 
 
 def convert(raw: str | Path, db_path: str | Path | None = None, parquet_dir: str | Path | None = None,

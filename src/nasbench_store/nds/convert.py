@@ -9,7 +9,6 @@ depend only on the input, never on how many jobs ran.
 from __future__ import annotations
 
 import hashlib
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
-from ..tablewriter import ParquetTables, SqliteTables, arrow_schema, table_name
+from ..tablewriter import arrow_schema, table_name, write_tables
 from .archive import NdsArchive, member_name
 from .constants import SWEEP_FILES, sweep_labels
 from .mapping import USED_KEYS, Config, Epochs, RecordError, Trial, map_record
@@ -167,17 +166,5 @@ def parts_by_sweep(paths: Iterable[str | Path]) -> dict[str, Path]:
 def write_store(parts: Mapping[str, str | Path], db_path: str | Path | None = None,
                 parquet_dir: str | Path | None = None) -> dict[str, int]:
     """Assemble the parts into nds.db and/or one Parquet file per table; return the row counts."""
-    with ExitStack() as stack:
-        writers = [stack.enter_context(w) for w in (
-            SqliteTables(db_path, MODELS) if db_path else None,
-            ParquetTables(parquet_dir, MODELS) if parquet_dir else None) if w is not None]
-        if not writers:
-            raise ValueError("write_store needs db_path, parquet_dir or both")
-        counts: dict[str, int] = {}
-        for name, (_, batches) in NdsAssembly(parts).tables().items():
-            counts[name] = 0
-            for batch in batches:
-                for writer in writers:
-                    writer.write(name, batch)
-                counts[name] += batch.num_rows
-    return counts
+    tables = ((name, batch) for name, (_, batches) in NdsAssembly(parts).tables().items() for batch in batches)
+    return write_tables(MODELS, tables, db_path, parquet_dir)
