@@ -116,7 +116,7 @@ def run_probe(probe: dict, models: list, db) -> object:
             empty.create_tables(models)
             nni_schema = _describe(empty.connection(), tables)
         return {"nni": nni_schema, "store": _describe(db.connection(), tables),
-                "store_tables": sorted(db.get_tables())}
+                "store_tables": sorted(t for t in db.get_tables() if not t.startswith("sqlite_"))}
     raise ValueError(f"unknown probe {probe!r}")
 
 
