@@ -26,19 +26,23 @@ SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 def slurm_unavailable() -> str | None:
     """Why the SLURM tests cannot run here, or None."""
+    if not shutil.which("sinfo"):
+        return "no SLURM client here (apt-get install slurm-wlm munge, then .ci/slurm-up.sh)"
+    try:
+        # scontrol ping answers at once; sinfo (and importing the plugin) wait 9 s for a controller that is down
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+        if " is UP" not in ping.stdout:
+            return f"no SLURM controller is up ({ping.stdout.strip().splitlines()[0]!r}); .ci/slurm-up.sh"
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "the SLURM controller did not answer in 30 s (.ci/slurm-up.sh)"
+    states = proc.stdout.split()
+    if proc.returncode != 0 or not any(s.rstrip("*~#") in {"idle", "mixed", "allocated"} for s in states):
+        return f"no usable SLURM node (sinfo rc={proc.returncode}: {(proc.stdout + proc.stderr).strip()!r}); .ci/slurm-up.sh"
     try:
         import snakemake_executor_plugin_slurm  # noqa: F401
     except ImportError:
         return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')"
-    if not shutil.which("sinfo"):
-        return "no SLURM client here (apt-get install slurm-wlm munge, then .ci/slurm-up.sh)"
-    try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        return "sinfo did not answer in 30 s (is slurmctld running? .ci/slurm-up.sh)"
-    states = proc.stdout.split()
-    if proc.returncode != 0 or not any(s.rstrip("*~#") in {"idle", "mixed", "allocated"} for s in states):
-        return f"no usable SLURM node (sinfo rc={proc.returncode}: {(proc.stdout + proc.stderr).strip()!r}); .ci/slurm-up.sh"
     return None
 
 
