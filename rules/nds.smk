@@ -20,7 +20,7 @@ rule nds_check_archive:
     log:
         log("nds_check_archive.log"),
     resources:
-        mem_mb=200,
+        mem_mb=500,  # 200 ends OUT_OF_MEMORY under SLURM: a job's own snakemake needs ~280 MB
         runtime=5,
     conda:
         "../envs/nasbench-store.yaml"
