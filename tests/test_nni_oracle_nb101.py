@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "nni_oracle"))
-from oracle import check_mean_extras, mismatches, nni_python, run_nni, run_ours, sha256  # noqa: E402
+from oracle import check_mean_extras, mismatches, nni_python, results, run_both  # noqa: E402
 
 from nasbench_store.nasbench101.query import query_nb101_trial_stats  # noqa: E402
 
@@ -56,19 +56,8 @@ def run(request):
     """One NNI process for every call and probe, our results for the same calls, and the db hash
     before and after NNI opened it."""
     nni_python()  # skip before building the store
-    nb101_store = request.getfixturevalue("nb101_store")
-    db = nb101_store / "nasbench101.db"
-    before = sha256(db)
-    nni = run_nni(nb101_store, "nasbench101", CALLS + SPECIAL, PROBES)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NASBENCHMARK_DIR", str(nb101_store))
-        ours = [run_ours(query_nb101_trial_stats, c) for c in CALLS + SPECIAL]
-    return {"nni": nni, "ours": ours, "db": db, "sha_before": before, "sha_after": sha256(db)}
-
-
-def _results(run, call):
-    i = (CALLS + SPECIAL).index(call)
-    return run["nni"]["calls"][i], run["ours"][i]
+    return run_both(request.getfixturevalue("nb101_store"), "nasbench101", query_nb101_trial_stats,
+                    CALLS + SPECIAL, PROBES)
 
 
 def test_nni_version_and_file_left_unchanged(run):
@@ -87,18 +76,18 @@ def test_every_call_equals_nni_exactly_in_order(run):
 def test_the_grid_is_not_vacuous(run):
     counts = {i: len(r.get("rows", [])) for i, r in enumerate(run["nni"]["calls"][:len(CALLS)])}
     assert sum(counts.values()) > 10_000
-    assert len(_results(run, dict(arch=None, num_epochs=None, isomorphism=False))[0]["rows"]) == 92 * 12
-    nni, _ = _results(run, dict(arch=REF, num_epochs=108))
+    assert len(results(run, dict(arch=None, num_epochs=None, isomorphism=False))[0]["rows"]) == 92 * 12
+    nni, _ = results(run, dict(arch=REF, num_epochs=108))
     assert [r["id"] for r in nni["rows"]] == [10, 11, 12] and nni["rows"][0]["config"]["hash"] == REF_HASH
-    assert _results(run, dict(arch=REF, num_epochs="108"))[0] == nni
-    assert _results(run, dict(arch=dict(REF, input5=[4, 0, 3]), num_epochs=108, isomorphism=True))[0] == nni
+    assert results(run, dict(arch=REF, num_epochs="108"))[0] == nni
+    assert results(run, dict(arch=dict(REF, input5=[4, 0, 3]), num_epochs=108, isomorphism=True))[0] == nni
     # isomorphism matters in the grid: the swapped cells match by hash only
     for arch in (REF_SWAPPED, DIAMOND_SWAPPED):
-        assert len(_results(run, dict(arch=arch, num_epochs=None, isomorphism=True, reduction=None,
+        assert len(results(run, dict(arch=arch, num_epochs=None, isomorphism=True, reduction=None,
                                       include_intermediates=False))[0]["rows"]) == 12
-        assert _results(run, dict(arch=arch, num_epochs=None, isomorphism=False, reduction=None,
+        assert results(run, dict(arch=arch, num_epochs=None, isomorphism=False, reduction=None,
                                   include_intermediates=False))[0]["rows"] == []
-    nni, _ = _results(run, dict(arch=REF, num_epochs=108, isomorphism=True, reduction=None,
+    nni, _ = results(run, dict(arch=REF, num_epochs=108, isomorphism=True, reduction=None,
                                 include_intermediates=True))
     assert [i["current_epoch"] for i in nni["rows"][0]["intermediates"]] == [54, 108]
 
@@ -107,7 +96,7 @@ def test_mean_extras_are_the_averages_of_nnis_own_trials(run):
     """Our 'mean' adds num_trials and averaged intermediates; both follow from NNI's per-trial rows."""
     n = len(CALLS)
     assert check_mean_extras(CALLS, run["nni"]["calls"][:n], run["ours"][:n]) > 300
-    (mean,) = _results(run, dict(arch=REF, num_epochs=108, isomorphism=True, reduction="mean",
+    (mean,) = results(run, dict(arch=REF, num_epochs=108, isomorphism=True, reduction="mean",
                                  include_intermediates=True))[1]["rows"]
     assert mean["num_trials"] == 3 and [i["current_epoch"] for i in mean["intermediates"]] == [54, 108]
 
@@ -115,7 +104,7 @@ def test_mean_extras_are_the_averages_of_nnis_own_trials(run):
 def test_training_time_is_seconds_in_both_tables(run):
     """NNI's db_gen multiplies the trial training_time by 60; our store does not, and NNI's query
     reads our value unchanged: the trial's time equals its final intermediate's time."""
-    nni, _ = _results(run, dict(arch=None, num_epochs=None, isomorphism=True, reduction=None,
+    nni, _ = results(run, dict(arch=None, num_epochs=None, isomorphism=True, reduction=None,
                                 include_intermediates=True))
     for row in nni["rows"]:
         assert row["training_time"] == row["intermediates"][-1]["training_time"]
@@ -123,17 +112,17 @@ def test_training_time_is_seconds_in_both_tables(run):
 
 def test_isomorphism_prunes_before_hashing_where_nni_does_not(run):
     """Deliberate difference: a cell with an extraneous vertex finds its pruned record in ours only."""
-    nni, ours = _results(run, dict(arch=DANGLING, num_epochs=108))
-    nni_ref, _ = _results(run, dict(arch=REF, num_epochs=108))
+    nni, ours = results(run, dict(arch=DANGLING, num_epochs=108))
+    nni_ref, _ = results(run, dict(arch=REF, num_epochs=108))
     assert nni == {"rows": []}
     assert ours == nni_ref and len(ours["rows"]) == 3
 
 
 def test_errors(run):
     """Same ValueError for a bad reduction; a bad op is NNI's bare KeyError, our QueryError (a ValueError)."""
-    nni, ours = _results(run, dict(arch=REF, num_epochs=108, reduction="max"))
+    nni, ours = results(run, dict(arch=REF, num_epochs=108, reduction="max"))
     assert nni == ours == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
-    nni, ours = _results(run, dict(arch=dict(REF, op1="conv7x7"), num_epochs=108))
+    nni, ours = results(run, dict(arch=dict(REF, op1="conv7x7"), num_epochs=108))
     assert nni == {"error": "KeyError", "message": "'conv7x7'"}
     assert ours["error"] == "QueryError" and "conv7x7" in ours["message"]
 
@@ -145,7 +134,7 @@ def test_nni_models_read_the_file(run):
         assert counts == {m: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for m, t in TABLES.items()}
     assert counts == {"Nb101TrialConfig": 92 * 4, "Nb101TrialStats": 92 * 12, "Nb101IntermediateStats": 92 * 24}
     assert config["id"] == 4 and config["arch"] == REF and config["num_vertices"] == 7
-    _, ours = _results(run, dict(arch=REF, num_epochs=108, isomorphism=True, reduction=None,
+    _, ours = results(run, dict(arch=REF, num_epochs=108, isomorphism=True, reduction=None,
                                  include_intermediates=True))
     assert [t["id"] for t in config["trial_stats"]] == [r["id"] for r in ours["rows"]] == [10, 11, 12]
     for trial, row in zip(config["trial_stats"], ours["rows"]):

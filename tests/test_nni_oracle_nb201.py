@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "nni_oracle"))
-from oracle import check_mean_extras, mismatches, nni_python, run_nni, run_ours, sha256  # noqa: E402
+from oracle import check_mean_extras, mismatches, nni_python, results, run_both  # noqa: E402
 
 from nasbench_store.nasbench201 import fixtures as fx  # noqa: E402
 from nasbench_store.nasbench201.constants import parse_arch_str  # noqa: E402
@@ -60,18 +60,7 @@ def run(tmp_path_factory):
     raw = fx.write_nb201_pth(tmp / "NAS-Bench-201-v1_1-096897.pth", NUM_ARCHS, SEED, TRAINED)
     store = tmp / "store"
     counts = convert(raw, store / "nasbench201.db", store, work_dir=tmp)
-    db = store / "nasbench201.db"
-    before = sha256(db)
-    nni = run_nni(store, "nasbench201", CALLS + SPECIAL, PROBES)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NASBENCHMARK_DIR", str(store))
-        ours = [run_ours(query_nb201_trial_stats, c) for c in CALLS + SPECIAL]
-    return {"nni": nni, "ours": ours, "counts": counts, "sha_before": before, "sha_after": sha256(db)}
-
-
-def _results(run, call):
-    i = (CALLS + SPECIAL).index(call)
-    return run["nni"]["calls"][i], run["ours"][i]
+    return {**run_both(store, "nasbench201", query_nb201_trial_stats, CALLS + SPECIAL, PROBES), "counts": counts}
 
 
 def test_nni_version_and_file_left_unchanged(run):
@@ -87,16 +76,16 @@ def test_every_call_equals_nni_exactly_in_order(run):
 
 
 def test_the_grid_is_not_vacuous(run):
-    nni, _ = _results(run, dict(arch=None, num_epochs=None, dataset=None))
+    nni, _ = results(run, dict(arch=None, num_epochs=None, dataset=None))
     assert len(nni["rows"]) == run["counts"]["nb201trialstats"] > 40
     assert {r["config"]["dataset"] for r in nni["rows"]} == set(DATASETS[1:])
     assert {r["seed"] for r in nni["rows"]} >= {777, 888}
     losses = ("train_loss", "valid_loss", "test_loss", "ori_test_loss")
     assert any(r[k] is None for r in nni["rows"] for k in losses)  # NaN in the release -> NULL -> None
-    nni, _ = _results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
+    nni, _ = results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
                                 include_intermediates=True))
     assert nni["rows"] and all(len(r["intermediates"]) > 100 for r in nni["rows"])
-    assert _results(run, dict(arch=ARCH3, num_epochs=None, dataset=None, reduction=None,
+    assert results(run, dict(arch=ARCH3, num_epochs=None, dataset=None, reduction=None,
                               include_intermediates=False))[0] == {"rows": []}
     assert sum(len(r.get("rows", [])) for r in run["nni"]["calls"]) > 1000
 
@@ -106,7 +95,7 @@ def test_mean_extras_are_the_averages_of_nnis_own_trials(run):
     `seed` is None in the mean row for both."""
     n = len(CALLS)
     assert check_mean_extras(CALLS, run["nni"]["calls"][:n], run["ours"][:n]) > 20
-    nni, ours = _results(run, dict(arch=None, num_epochs=200, dataset=None, reduction="mean",
+    nni, ours = results(run, dict(arch=None, num_epochs=200, dataset=None, reduction="mean",
                                    include_intermediates=False))
     assert {r["seed"] for r in nni["rows"]} == {r["seed"] for r in ours["rows"]} == {None}
     assert {r["num_trials"] for r in ours["rows"]} > {1}
@@ -115,21 +104,21 @@ def test_mean_extras_are_the_averages_of_nnis_own_trials(run):
 def test_our_extensions_where_nni_matches_nothing(run):
     """Deliberate differences: the arch string finds its rows; an unknown op, dataset or epoch count
     is a QueryError naming what is valid, where NNI returns []. A bad reduction is NNI's ValueError."""
-    nni, ours = _results(run, dict(arch=ARCH_STRS[0], num_epochs=200, dataset="cifar100"))
-    nni_dict, _ = _results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
+    nni, ours = results(run, dict(arch=ARCH_STRS[0], num_epochs=200, dataset="cifar100"))
+    nni_dict, _ = results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
                                      include_intermediates=False))
     assert nni == {"rows": []} and ours == nni_dict and ours["rows"]
     for call, word in zip(SPECIAL[1:4], ("conv_5x5", "imagenet16", "100")):
-        nni, ours = _results(run, call)
+        nni, ours = results(run, call)
         assert nni == {"rows": []}
         assert ours["error"] == "QueryError" and word in ours["message"], ours
-    nni, ours = _results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction="max"))
+    nni, ours = results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction="max"))
     assert nni == ours == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
 
 
 def test_epochs_given_as_a_string_match_like_nni(run):
     """'200' finds the 200-epoch rows in NNI (SQLite INTEGER affinity); ours too (fixed in 57bb149)."""
-    nni, ours = _results(run, STRING_EPOCHS)
+    nni, ours = results(run, STRING_EPOCHS)
     assert len(nni["rows"]) == 3
     assert ours == nni
 
@@ -139,7 +128,7 @@ def test_nni_models_read_the_file(run):
     counts, config, _ = run["nni"]["probes"]
     assert counts == {model: run["counts"][table] for model, table in TABLES.items()}
     assert config["arch"] == ARCH0 and config["num_epochs"] == 200 and config["dataset"] == "cifar100"
-    _, ours = _results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
+    _, ours = results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
                                  include_intermediates=True))
     assert [t["id"] for t in config["trial_stats"]] == [r["id"] for r in ours["rows"]]
     for trial, row in zip(config["trial_stats"], ours["rows"]):

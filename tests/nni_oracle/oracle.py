@@ -118,3 +118,27 @@ def mean_of_trials(trials: list[dict], not_averaged: tuple[str, ...] = ()) -> di
             inter.append(mean)
         out[config_id] = {"num_trials": len(runs), "intermediates": inter}
     return out
+
+
+def run_both(store: Path, benchmark: str, query, calls: list[dict], probes: list[dict] = ()) -> dict:
+    """NNI's results (one NNI process for every call and probe) and ours for the same calls, and the
+    db's sha256 before and after NNI opened it."""
+    db = store / f"{benchmark}.db"
+    before = sha256(db)
+    nni = run_nni(store, benchmark, calls, probes)
+    previous = os.environ.get("NASBENCHMARK_DIR")
+    os.environ["NASBENCHMARK_DIR"] = str(store)
+    try:
+        ours = [run_ours(query, c) for c in calls]
+    finally:
+        if previous is None:
+            del os.environ["NASBENCHMARK_DIR"]
+        else:
+            os.environ["NASBENCHMARK_DIR"] = previous
+    return {"nni": nni, "ours": ours, "db": db, "calls": calls, "sha_before": before, "sha_after": sha256(db)}
+
+
+def results(run: dict, call: dict) -> tuple[dict, dict]:
+    """(NNI's, ours) for one of the run's calls."""
+    i = run["calls"].index(call)
+    return run["nni"]["calls"][i], run["ours"][i]
