@@ -36,6 +36,16 @@ def _sample_nb101(store: Path) -> None:
         _show(row)
 
 
+def _sample_nb201(store: Path) -> None:
+    os.environ["NASBENCHMARK_DIR"] = str(store)
+    from .nasbench201 import query_nb201_trial_stats
+    from .nasbench201.schema import Nb201TrialStats
+    arch = Nb201TrialStats.select().first().config.arch  # any architecture the sample has results for
+    print(f"\nquery_nb201_trial_stats({arch}, 200, 'cifar100', reduction='mean'):")
+    for row in query_nb201_trial_stats(arch, 200, "cifar100", reduction="mean"):
+        _show(row)
+
+
 def _sample_nds(store: Path) -> None:
     os.environ["NASBENCHMARK_DIR"] = str(store)
     from .nds import query_nds_trial_stats
@@ -45,7 +55,7 @@ def _sample_nds(store: Path) -> None:
         break
 
 
-SAMPLES = {"nasbench101": _sample_nb101, "nds": _sample_nds}
+SAMPLES = {"nasbench101": _sample_nb101, "nasbench201": _sample_nb201, "nds": _sample_nds}
 
 
 def demo(args) -> None:
