@@ -119,3 +119,31 @@ def test_lookups_use_the_hash_index(store):
             "EXPLAIN QUERY PLAN SELECT s.id FROM nb101trialstats s JOIN nb101trialconfig c ON s.config_id = c.id "
             "WHERE c.hash = ? AND c.num_epochs = ?", ("00005c142e6f48ac74fdcf73e3439874", 108)))
     assert "USING INDEX nb101trialconfig_hash" in plan, plan
+
+
+def test_verify_finds_a_wrong_hash_even_when_the_checksums_agree(store, tmp_path):
+    """Invariants are checked beyond the sha256s: a converter bug that wrote a wrong hash and then
+    checksummed its own output is still caught (the hash is recomputed from the stored arch)."""
+    import json
+    import sqlite3
+
+    from nasbench_store.manifest import publish, read_manifest
+    from nasbench_store.verify import verify_store
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    assert verify_store(copy) == []
+    db = copy / "nasbench101.db"
+    built = tmp_path / "built.db"
+    shutil.copy(db, built)
+    with sqlite3.connect(built) as conn:
+        conn.execute("UPDATE nb101trialconfig SET hash = 'ffffffffffffffffffffffffffffffff' WHERE id = 4")
+        conn.execute("UPDATE nb101trialstats SET valid_acc = 101 WHERE id = 10")
+    entry = read_manifest(copy)["benchmarks"]["nasbench101"]
+    files = {rel: copy / rel for rel in entry["files"]}
+    files["nasbench101.db"] = built
+    publish(copy, "nasbench101", files, entry["raw"])
+    problems = verify_store(copy)
+    assert any("stored hash differs from the recomputed one" in p for p in problems), problems
+    assert any("trial accuracies in [0, 100]" in p for p in problems), problems
+    assert any("Parquet and SQLite differ" in p and "valid_acc" in p for p in problems), problems
+    assert json.loads((copy / "manifest.json").read_text())  # still a readable manifest

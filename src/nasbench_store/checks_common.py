@@ -47,7 +47,12 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
     return problems
 
 
-@contextlib.contextmanager
-def store_db(store_dir: Path, filename: str):
-    with contextlib.closing(open_readonly(store_dir / filename)) as conn:
-        yield conn
+def table_checks(store_dir: Path, benchmark: str, db_filename: str, rules: dict[str, str], tables: list[str],
+                 extra=None) -> list[str]:
+    """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given."""
+    with contextlib.closing(open_readonly(store_dir / db_filename)) as conn:
+        problems = count_violations(conn, rules)
+        problems += parquet_matches_sqlite(conn, store_dir / benchmark, tables)
+        if extra is not None:
+            problems += extra(conn)
+    return problems

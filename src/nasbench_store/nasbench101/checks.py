@@ -6,7 +6,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..checks_common import count_violations, parquet_matches_sqlite, store_db
+from ..checks_common import table_checks
 from .graph import arch_to_spec, spec_hash
 from .schema import DB_FILENAME
 
@@ -50,8 +50,4 @@ def recompute_hashes(conn) -> list[str]:
 
 
 def check(store_dir: Path, entry: dict) -> list[str]:
-    with store_db(store_dir, DB_FILENAME) as conn:
-        problems = count_violations(conn, RULES)
-        problems += parquet_matches_sqlite(conn, store_dir / "nasbench101", TABLES)
-        problems += recompute_hashes(conn)
-    return problems
+    return table_checks(store_dir, "nasbench101", DB_FILENAME, RULES, TABLES, extra=recompute_hashes)

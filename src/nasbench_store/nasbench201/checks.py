@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checks_common import count_violations, parquet_matches_sqlite, store_db
+from ..checks_common import table_checks
 from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES
 from .schema import DB_FILENAME
 
@@ -49,7 +49,4 @@ RULES = {
 
 
 def check(store_dir: Path, entry: dict) -> list[str]:
-    with store_db(store_dir, DB_FILENAME) as conn:
-        problems = count_violations(conn, RULES)
-        problems += parquet_matches_sqlite(conn, store_dir / "nasbench201", TABLES)
-    return problems
+    return table_checks(store_dir, "nasbench201", DB_FILENAME, RULES, TABLES)
