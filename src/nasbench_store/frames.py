@@ -22,10 +22,14 @@ TABLES = {
 }
 
 
-def _path(benchmark: str, table: str, store_dir) -> Path:
+def _tables(benchmark: str) -> tuple[str, str, str]:
     if benchmark not in TABLES:
         raise QueryError(f"unknown benchmark {benchmark!r}; valid: {', '.join(TABLES)}")
-    if table not in TABLES[benchmark]:
+    return TABLES[benchmark]
+
+
+def _path(benchmark: str, table: str, store_dir) -> Path:
+    if table not in _tables(benchmark):
         raise QueryError(f"{benchmark} has no table {table!r}; valid: {', '.join(TABLES[benchmark])}")
     path = Path(store_dir or default_store_dir()) / benchmark / f"{table}.parquet"
     if not path.exists():
@@ -50,7 +54,7 @@ def trials(benchmark: str, config_filters=None, store_dir=None):
     `config_filters` restricts the configs first (e.g. [("num_epochs", "=", 108)] for NB101,
     [("dataset", "=", "cifar100")] for NB201), which keeps memory small on the big tables.
     """
-    config_table, stats_table, _ = TABLES[benchmark] if benchmark in TABLES else (None, None, None)
+    config_table, stats_table, _ = _tables(benchmark)
     config = read_arrow(benchmark, config_table, filters=config_filters, store_dir=store_dir)
     config = config.rename_columns([f"config_{c}" if c != "id" else "config_id" for c in config.column_names])
     stats = read_arrow(benchmark, stats_table, store_dir=store_dir)

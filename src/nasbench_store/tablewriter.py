@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from contextlib import ExitStack
 from typing import Iterable
 from pathlib import Path
@@ -112,7 +113,7 @@ class SqliteTables:
                 self._conn.execute(f"PRAGMA {pragma}")
             self._conn.execute("BEGIN")
         except BaseException:
-            self._atomic.__exit__(*__import__("sys").exc_info())
+            self._atomic.__exit__(*sys.exc_info())
             raise
         return self
 
