@@ -22,7 +22,7 @@ from pathlib import Path
 from bench_common import job_figures, print_jobs, run_workflow
 from nb101_space import load_space
 
-from nasbench_store.nasbench101.fixtures import Cell, iter_payloads
+from nasbench_store.nasbench101.synthetic import Cell, iter_payloads
 from nasbench_store.tfrecord import frame, iter_records
 
 DATA = Path(__file__).parent / "data"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasbench_store.nasbench201 import fixtures as fx
+from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.convert import convert_part, write_store
 from nasbench_store.nasbench201.picklewriter import Protocol2Writer
 from nasbench_store.nasbench201.pickles import LegacyPth

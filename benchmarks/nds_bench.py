@@ -24,7 +24,7 @@ from pathlib import Path
 
 from nasbench_store.nds.constants import SWEEP_FILES
 from nasbench_store.nds.convert import convert_sweep, write_store
-from nasbench_store.nds.fixtures import write_nds_zip
+from nasbench_store.nds.synthetic import write_nds_zip
 
 BIG = {"ResNeXt-A.json", "ResNet.json"}
 

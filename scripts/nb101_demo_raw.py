@@ -1,5 +1,5 @@
 """Write the demo's sample raw release with the project's fixture generator."""
-from nasbench_store.nasbench101.fixtures import demo_cells, write_tfrecord
+from nasbench_store.nasbench101.synthetic import demo_cells, write_tfrecord
 from nasbench_store.workflow import run_step
 
 with run_step(snakemake):

@@ -1,5 +1,5 @@
 """Write the demo's sample NAS-Bench-201 .pth with the project's fixture generator."""
-from nasbench_store.nasbench201.fixtures import write_nb201_pth
+from nasbench_store.nasbench201.synthetic import write_nb201_pth
 from nasbench_store.workflow import run_step
 
 with run_step(snakemake):

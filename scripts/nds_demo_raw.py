@@ -1,5 +1,5 @@
 """Write the demo's sample NDS data.zip with the project's fixture generator."""
-from nasbench_store.nds.fixtures import write_nds_zip
+from nasbench_store.nds.synthetic import write_nds_zip
 from nasbench_store.workflow import run_step
 
 with run_step(snakemake):

@@ -62,7 +62,7 @@ def workflow(tmp_path):
 @pytest.fixture(scope="session")
 def nb101_raw(tmp_path_factory) -> Path:
     """A small faithful nasbench_full.tfrecord: every cell up to 4 vertices plus the reference cell."""
-    from nasbench_store.nasbench101.fixtures import demo_cells, write_tfrecord
+    from nasbench_store.nasbench101.synthetic import demo_cells, write_tfrecord
     return write_tfrecord(tmp_path_factory.mktemp("nb101") / "nasbench_full.tfrecord", demo_cells())
 
 

@@ -72,9 +72,9 @@ def digest_store(store: Path) -> dict:
 
 def raw_files(base: Path) -> dict[str, Path]:
     """The fixture raw releases: the demo's three files, and a NATS-tss tar."""
-    from nasbench_store.nasbench101.fixtures import demo_cells, write_tfrecord
-    from nasbench_store.nasbench201.fixtures import write_nats_tss_archive, write_nb201_pth
-    from nasbench_store.nds.fixtures import write_nds_zip
+    from nasbench_store.nasbench101.synthetic import demo_cells, write_tfrecord
+    from nasbench_store.nasbench201.synthetic import write_nats_tss_archive, write_nb201_pth
+    from nasbench_store.nds.synthetic import write_nds_zip
     base.mkdir(parents=True, exist_ok=True)
     return {
         "nasbench101": write_tfrecord(base / "nasbench_full.tfrecord", demo_cells()),

@@ -3,7 +3,7 @@ import pytest
 
 from nasbench_store.errors import QueryError
 from nasbench_store.nasbench101 import graph
-from nasbench_store.nasbench101.fixtures import REFERENCE_ADJACENCY, REFERENCE_HASH, REFERENCE_OPS, canonical_cells
+from nasbench_store.nasbench101.synthetic import REFERENCE_ADJACENCY, REFERENCE_HASH, REFERENCE_OPS, canonical_cells
 
 C3, C1, MP = graph.CONV3X3_BN_RELU, graph.CONV1X1_BN_RELU, graph.MAXPOOL3X3
 INCEPTION = [[0, 1, 1, 1, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 1, 0, 0],

@@ -9,7 +9,7 @@ import pytest
 from nasbench_store import tfrecord
 from nasbench_store.errors import RawFormatError
 from nasbench_store.nasbench101 import records
-from nasbench_store.nasbench101.fixtures import demo_cells, metrics_bytes, record_payload, reference_cell
+from nasbench_store.nasbench101.synthetic import demo_cells, metrics_bytes, record_payload, reference_cell
 from nasbench_store.nasbench101.metrics_pb import ModelMetrics
 
 
@@ -108,7 +108,7 @@ def test_any_split_into_byte_ranges_reads_every_record_exactly_once(tmp_path):
 
 
 def test_generator_protobuf_bytes_equal_the_protobuf_runtime():
-    from nasbench_store.nasbench101.fixtures import encode_metrics
+    from nasbench_store.nasbench101.synthetic import encode_metrics
     rng = random.Random(11)
     for params in (0, 1, 127, 128, 2**21 - 1, 2**21, 2**31 - 1):
         evals = [tuple(rng.random() for _ in range(5)) for _ in range(3)]

@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 from nasbench_store.errors import RawFormatError
-from nasbench_store.nasbench201 import fixtures as fx
-from nasbench_store.nasbench201.constants import DATASETS, parse_arch_str
+from nasbench_store.nasbench201 import synthetic as fx
+from nasbench_store.nasbench201.constants import DATASETS
+from nasbench_store.nasbench201.space import parse_arch_str
 from nasbench_store.nasbench201.convert import convert, convert_part, write_store
 
 TABLES = ("nb201trialconfig", "nb201trialstats", "nb201intermediatestats")

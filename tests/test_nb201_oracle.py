@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from nasbench_store.nasbench201 import fixtures as fx
+from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.constants import DATASETS, RAW_DATASETS, SPLITS
 
 from test_nb201_convert import build

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from nasbench_store.errors import RawFormatError, UnsafePickleError
-from nasbench_store.nasbench201 import fixtures as fx
+from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.nats import NatsArchive
 from nasbench_store.nasbench201.picklewriter import pickle_bytes
 from nasbench_store.nasbench201.pickles import LegacyPth

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nasbench_store.nasbench201 import fixtures as fx
+from nasbench_store.nasbench201 import synthetic as fx
 
 from test_workflow_nb101 import store_bytes
 

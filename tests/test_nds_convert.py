@@ -15,7 +15,7 @@ from nasbench_store.errors import RawFormatError
 from nasbench_store.nds.checks import check
 from nasbench_store.nds.constants import SWEEP_FILES, sweep_labels
 from nasbench_store.nds.convert import convert_sweep, write_store
-from nasbench_store.nds.fixtures import write_nds_zip, write_zip
+from nasbench_store.nds.synthetic import write_nds_zip, write_zip
 from nasbench_store.nds.mapping import RecordError, map_record
 
 NAN = float("nan")

@@ -22,7 +22,7 @@ from oracle import key_orders, nni_python, run_nni, run_ours, sha256, without_ou
 from test_nds_convert import build  # noqa: E402
 
 from nasbench_store.nds import query_nds_trial_stats  # noqa: E402
-from nasbench_store.nds.fixtures import write_nds_zip  # noqa: E402
+from nasbench_store.nds.synthetic import write_nds_zip  # noqa: E402
 
 TABLES = ("ndstrialconfig", "ndstrialstats", "ndsintermediatestats")
 DB_GEN = """

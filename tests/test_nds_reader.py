@@ -12,7 +12,7 @@ import pytest
 from nasbench_store.errors import RawFormatError
 from nasbench_store.nds.archive import NdsArchive
 from nasbench_store.nds.convert import convert_sweep
-from nasbench_store.nds.fixtures import write_nds_zip, write_zip
+from nasbench_store.nds.synthetic import write_nds_zip, write_zip
 from nasbench_store.nds.jsonstream import JsonStreamError, iter_records
 
 

@@ -9,7 +9,7 @@ from test_workflow_nb101 import store_bytes
 
 from nasbench_store.nds import query_nds_trial_stats
 from nasbench_store.nds.constants import SWEEP_FILES
-from nasbench_store.nds.fixtures import write_nds_zip
+from nasbench_store.nds.synthetic import write_nds_zip
 
 INCLUDED = 'include: "rules/nds.smk"' in (REPO / "Snakefile").read_text()
 pytestmark = [pytest.mark.slow,

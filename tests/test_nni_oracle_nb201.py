@@ -18,8 +18,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "nni_oracle"))
 from oracle import check_mean_extras, mismatches, nni_python, results, run_both  # noqa: E402
 
-from nasbench_store.nasbench201 import fixtures as fx  # noqa: E402
-from nasbench_store.nasbench201.constants import parse_arch_str  # noqa: E402
+from nasbench_store.nasbench201 import synthetic as fx  # noqa: E402
+from nasbench_store.nasbench201.space import parse_arch_str  # noqa: E402
 from nasbench_store.nasbench201.convert import convert  # noqa: E402
 from nasbench_store.nasbench201.query import query_nb201_trial_stats  # noqa: E402
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from nasbench_store import tfrecord
-from nasbench_store.nasbench101.fixtures import canonical_cells, write_tfrecord
+from nasbench_store.nasbench101.synthetic import canonical_cells, write_tfrecord
 
 pytestmark = pytest.mark.slow
 

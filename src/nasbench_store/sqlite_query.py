@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from .errors import StoreNotFoundError
-from .models import missing_store_message
+from .database import missing_store_message
 from .paths import default_store_dir
 
 _local = threading.local()

@@ -18,7 +18,7 @@ from . import gdrive, http, lockfile
 from .errors import DigestMismatchError, DownloadError, DriveRefusedError, TransientError
 from .options import FetchOptions
 from .progress import Progress
-from .verify import expected_digests, file_digests, first_mismatch
+from .digests import expected_digests, file_digests, first_mismatch
 
 __all__ = ["fetch", "FetchOptions", "DownloadError", "DigestMismatchError", "DriveRefusedError", "TransientError"]
 

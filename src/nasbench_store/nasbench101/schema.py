@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from peewee import CharField, FloatField, ForeignKeyField, IntegerField, Model
 
-from ..models import JSONField, store_database
+from ..database import JSONField, store_database
 
 DB_FILENAME = "nasbench101.db"
 db = store_database(DB_FILENAME)

@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_path
 from ..errors import RawFormatError
 from ..tablewriter import arrow_schema, json_text, table_name, write_tables
-from .constants import DATASETS, EPOCHS, SPLITS, config_id, parse_arch_str
+from .constants import DATASETS, EPOCHS, SPLITS
+from .space import config_id, parse_arch_str
 from .nats import NatsArchive
 from .pickles import LegacyPth
 from .schema import MODELS, Nb201IntermediateStats, Nb201TrialConfig, Nb201TrialStats

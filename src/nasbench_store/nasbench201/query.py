@@ -13,7 +13,7 @@ from typing import Iterator
 
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
 from ..tablewriter import json_text
-from .constants import check_dataset, check_epochs, normalize_arch
+from .space import check_dataset, check_epochs, normalize_arch
 from .schema import DB_FILENAME
 
 TABLES = TrialTables(

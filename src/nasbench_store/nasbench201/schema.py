@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from peewee import CharField, FloatField, ForeignKeyField, IntegerField, Model
 
-from ..models import JSONField, store_database
+from ..database import JSONField, store_database
 from .constants import DATASETS
 
 DB_FILENAME = "nasbench201.db"
