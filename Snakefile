@@ -15,9 +15,14 @@ validate(config, "schemas/config.schema.yaml")
 
 include: "rules/common.smk"
 include: "rules/download.smk"
-include: "rules/nasbench101.smk"
-include: "rules/nasbench201.smk"
-include: "rules/nds.smk"
+
+
+for _benchmark in REGISTRY:  # rules/<benchmark>.smk: the benchmark's own conversion jobs
+
+    include: f"rules/{_benchmark}.smk"
+
+
+include: "rules/tables.smk"
 include: "rules/publish.smk"
 
 
@@ -32,19 +37,14 @@ rule all:
         [published(b) for b in BENCHMARKS],
 
 
-rule nasbench101:
-    input:
-        published("nasbench101"),
+for _benchmark in REGISTRY:  # one target per benchmark: `snakemake nasbench101`
 
-
-rule nasbench201:
-    input:
-        published("nasbench201"),
-
-
-rule nds:
-    input:
-        published("nds"),
+    rule:
+        name:
+            _benchmark
+        input:
+            published(_benchmark),
+        localrule: True
 
 
 rule verify:

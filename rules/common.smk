@@ -1,8 +1,10 @@
-# Shared by every rule file: resolved locations, the raw-file input function, and the registry of
-# what each benchmark publishes. Only cheap parse-time logic lives here; real work is in the package.
+# Shared by every rule file: resolved locations, the raw-file input function, and what each
+# benchmark publishes (derived from the registry, nasbench_store.registry). Only cheap parse-time
+# logic lives here; real work is in the package.
 from pathlib import Path
 
 from nasbench_store.paths import default_store_dir
+from nasbench_store.registry import BENCHMARKS as REGISTRY
 from nasbench_store.workflow import check_config, raw_filename, stale_publications
 
 check_config(config)
@@ -12,9 +14,11 @@ RAW_DIR = Path(config.get("raw_dir") or STORE_DIR / "raw").expanduser()
 WORK_DIR = Path(config.get("work_dir") or STORE_DIR / ".build").expanduser()
 BENCHMARKS = config["benchmarks"]
 
-# benchmark -> {store-relative name: built file in WORK_DIR}; each rules/<benchmark>.smk fills its entry.
-PUBLISHED_FILES = {}
-# benchmark -> a JSON file in WORK_DIR whose keys are added to the benchmark's manifest entry.
+# Filled by each rules/<benchmark>.smk: the parts its conversion jobs write (assembled by
+# rules/tables.smk), the assembly jobs' resources, and optionally a JSON file in WORK_DIR whose
+# keys are added to the benchmark's manifest entry.
+PARTS = {}
+ASSEMBLY_RESOURCES = {}
 PUBLISHED_EXTRA = {}
 
 
@@ -32,6 +36,23 @@ def raw_file(benchmark):
     if source.get("path"):
         return str(Path(source["path"]).expanduser())
     return str(RAW_DIR / raw_filename(source))
+
+
+def built_db(benchmark):
+    return work(benchmark, REGISTRY[benchmark].db_filename)
+
+
+def built_parquet(benchmark):
+    return work(benchmark, "parquet")
+
+
+def built_files(benchmark):
+    """{store-relative name: built file in WORK_DIR} of everything the benchmark publishes."""
+    entry = REGISTRY[benchmark]
+    return {
+        entry.db_filename: built_db(benchmark),
+        **{entry.parquet_file(t): str(Path(built_parquet(benchmark), f"{t}.parquet")) for t in entry.tables},
+    }
 
 
 def published(benchmark):

@@ -1,12 +1,9 @@
-# NAS-Bench-101: TFRecord -> byte-range shards (parallel) -> SQLite and Parquet (in parallel) -> publish.
+# NAS-Bench-101: TFRecord -> byte-range shards (parallel) -> SQLite and Parquet (rules/tables.smk) -> publish.
 NB101_SHARDS = config.get("nasbench101", {}).get("shards", 8)
 NB101_PARTS = [work("nasbench101", "shards", f"{i}-of-{NB101_SHARDS}.parquet") for i in range(NB101_SHARDS)]
-NB101_TABLES = ["nb101trialconfig", "nb101trialstats", "nb101intermediatestats"]
-
-PUBLISHED_FILES["nasbench101"] = {
-    "nasbench101.db": work("nasbench101", "nasbench101.db"),
-    **{f"nasbench101/{t}.parquet": work("nasbench101", "parquet", f"{t}.parquet") for t in NB101_TABLES},
-}
+PARTS["nasbench101"] = NB101_PARTS
+# measured on the 2 GB file: SQLite 916 MB peak RSS, 67 s; Parquet 772 MB, 18 s
+ASSEMBLY_RESOURCES["nasbench101"] = {"sqlite_mem_mb": 1500, "parquet_mem_mb": 1500}
 
 
 rule nb101_shard:
@@ -26,39 +23,3 @@ rule nb101_shard:
         "../envs/nasbench-store.yaml"
     script:
         "../scripts/nb101_shard.py"
-
-
-rule nb101_sqlite:
-    input:
-        raw=lambda wc: raw_file("nasbench101"),
-        parts=NB101_PARTS,
-    output:
-        work("nasbench101", "nasbench101.db"),
-    log:
-        log("nb101_sqlite.log"),
-    threads: 1
-    resources:
-        mem_mb=1500,  # measured on the 2 GB file: 916 MB peak RSS, 67 s
-        runtime=30,
-    conda:
-        "../envs/nasbench-store.yaml"
-    script:
-        "../scripts/nb101_tables.py"
-
-
-rule nb101_parquet:
-    input:
-        raw=lambda wc: raw_file("nasbench101"),
-        parts=NB101_PARTS,
-    output:
-        [work("nasbench101", "parquet", f"{t}.parquet") for t in NB101_TABLES],
-    log:
-        log("nb101_parquet.log"),
-    threads: 1
-    resources:
-        mem_mb=1500,  # measured on the 2 GB file: 772 MB peak RSS, 18 s
-        runtime=30,
-    conda:
-        "../envs/nasbench-store.yaml"
-    script:
-        "../scripts/nb101_tables.py"

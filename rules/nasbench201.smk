@@ -1,19 +1,14 @@
 # NAS-Bench-201: legacy/zip .pth (one job: it is one pickle stream) or NATS-tss archive (one job per
-# slice of architectures, in parallel) -> parts -> SQLite and Parquet (in parallel) -> publish.
+# slice of architectures, in parallel) -> parts -> SQLite and Parquet (rules/tables.smk) -> publish.
 # Defined only when a nasbench201 source is configured (other benchmarks build without one).
 if "nasbench201" in config["sources"]:
     NB201_RAW = raw_file("nasbench201")
     NB201_JOBS = config.get("nasbench201", {}).get("jobs", 8) if NB201_RAW.endswith(".tar") else 1
     NB201_PARTS = [work("nasbench201", "parts", f"{i}-of-{NB201_JOBS}.parquet") for i in range(NB201_JOBS)]
-    NB201_TABLES = ["nb201trialconfig", "nb201trialstats", "nb201intermediatestats"]
-
-    PUBLISHED_FILES["nasbench201"] = {
-        "nasbench201.db": work("nasbench201", "nasbench201.db"),
-        **{f"nasbench201/{t}.parquet": work("nasbench201", "parquet", f"{t}.parquet") for t in NB201_TABLES},
-    }
+    PARTS["nasbench201"] = NB201_PARTS
+    ASSEMBLY_RESOURCES["nasbench201"] = {"sqlite_mem_mb": 1500, "parquet_mem_mb": 1500}
     # how many architectures the source had results for, recorded in the manifest
     PUBLISHED_EXTRA["nasbench201"] = work("nasbench201", "summary.json")
-
 
     rule nb201_part:
         input:
@@ -31,35 +26,18 @@ if "nasbench201" in config["sources"]:
             "../scripts/nb201_part.py"
 
 
-    rule nb201_sqlite:
+    rule nb201_summary:
         input:
             parts=NB201_PARTS,
         output:
-            work("nasbench201", "nasbench201.db"),
-            summary=work("nasbench201", "summary.json"),
+            work("nasbench201", "summary.json"),
         log:
-            log("nb201_sqlite.log"),
+            log("nb201_summary.log"),
         resources:
-            mem_mb=1500,
-            runtime=30,
+            mem_mb=500,
+            runtime=5,
+        localrule: True  # reads one column of each part: seconds
         conda:
             "../envs/nasbench-store.yaml"
         script:
-            "../scripts/nb201_tables.py"
-
-
-    rule nb201_parquet:
-        input:
-            parts=NB201_PARTS,
-        output:
-            [work("nasbench201", "parquet", f"{t}.parquet") for t in NB201_TABLES],
-        log:
-            log("nb201_parquet.log"),
-        resources:
-            mem_mb=1500,
-            runtime=30,
-        conda:
-            "../envs/nasbench-store.yaml"
-        script:
-            "../scripts/nb201_tables.py"
-
+            "../scripts/nb201_summary.py"

@@ -1,15 +1,11 @@
-# NDS: data.zip -> archive check -> one part per sweep file (parallel) -> SQLite and Parquet (in parallel) -> publish.
+# NDS: data.zip -> archive check -> one part per sweep file (parallel) -> SQLite and Parquet (rules/tables.smk) -> publish.
 import re
 
 from nasbench_store.nds.constants import SWEEP_FILES
 
 NDS_PARTS = [work("nds", "parts", f"{s}.parquet") for s in SWEEP_FILES]
-NDS_TABLES = ["ndstrialconfig", "ndstrialstats", "ndsintermediatestats"]
-
-PUBLISHED_FILES["nds"] = {
-    "nds.db": work("nds", "nds.db"),
-    **{f"nds/{t}.parquet": work("nds", "parquet", f"{t}.parquet") for t in NDS_TABLES},
-}
+PARTS["nds"] = NDS_PARTS
+ASSEMBLY_RESOURCES["nds"] = {"sqlite_mem_mb": 1000, "parquet_mem_mb": 1000}
 
 
 rule nds_check_archive:
@@ -45,36 +41,3 @@ rule nds_part:
         "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_part.py"
-
-
-rule nds_sqlite:
-    input:
-        parts=NDS_PARTS,
-    output:
-        work("nds", "nds.db"),
-    log:
-        log("nds_sqlite.log"),
-    resources:
-        mem_mb=1000,
-        runtime=30,
-    conda:
-        "../envs/nasbench-store.yaml"
-    script:
-        "../scripts/nds_tables.py"
-
-
-rule nds_parquet:
-    input:
-        parts=NDS_PARTS,
-    output:
-        [work("nds", "parquet", f"{t}.parquet") for t in NDS_TABLES],
-    log:
-        log("nds_parquet.log"),
-    resources:
-        mem_mb=1000,
-        runtime=30,
-    conda:
-        "../envs/nasbench-store.yaml"
-    script:
-        "../scripts/nds_tables.py"
-

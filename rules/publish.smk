@@ -26,13 +26,14 @@ rule raw_digest:
 rule publish:
     input:
         raw=work("{benchmark}", "raw-digest.json"),
-        files=lambda wc: list(PUBLISHED_FILES[wc.benchmark].values()),
+        db=lambda wc: built_db(wc.benchmark),
+        parquet=lambda wc: built_parquet(wc.benchmark),
         extra=lambda wc: [PUBLISHED_EXTRA[wc.benchmark]] if wc.benchmark in PUBLISHED_EXTRA else [],
     output:
         published("{benchmark}"),
     params:
         store_dir=STORE_DIR,
-        files=lambda wc: PUBLISHED_FILES[wc.benchmark],
+        files=lambda wc: built_files(wc.benchmark),
     log:
         log("publish_{benchmark}.log"),
     localrule: True

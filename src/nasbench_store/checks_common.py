@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .registry import get
+
 
 def open_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -47,12 +49,12 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
     return problems
 
 
-def table_checks(store_dir: Path, benchmark: str, db_filename: str, rules: dict[str, str], tables: list[str],
-                 extra=None) -> list[str]:
+def table_checks(store_dir: Path, benchmark: str, rules: dict[str, str], extra=None) -> list[str]:
     """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given."""
-    with contextlib.closing(open_readonly(store_dir / db_filename)) as conn:
+    entry = get(benchmark)
+    with contextlib.closing(open_readonly(store_dir / entry.db_filename)) as conn:
         problems = count_violations(conn, rules)
-        problems += parquet_matches_sqlite(conn, store_dir / benchmark, tables)
+        problems += parquet_matches_sqlite(conn, store_dir / benchmark, list(entry.tables))
         if extra is not None:
             problems += extra(conn)
     return problems

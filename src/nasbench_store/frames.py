@@ -14,24 +14,17 @@ import pyarrow.parquet as pq
 
 from .errors import QueryError, StoreNotFoundError
 from .paths import default_store_dir
-
-TABLES = {
-    "nasbench101": ("nb101trialconfig", "nb101trialstats", "nb101intermediatestats"),
-    "nasbench201": ("nb201trialconfig", "nb201trialstats", "nb201intermediatestats"),
-    "nds": ("ndstrialconfig", "ndstrialstats", "ndsintermediatestats"),
-}
+from .registry import get
 
 
 def _tables(benchmark: str) -> tuple[str, str, str]:
-    if benchmark not in TABLES:
-        raise QueryError(f"unknown benchmark {benchmark!r}; valid: {', '.join(TABLES)}")
-    return TABLES[benchmark]
+    return get(benchmark).tables
 
 
 def _path(benchmark: str, table: str, store_dir) -> Path:
     if table not in _tables(benchmark):
-        raise QueryError(f"{benchmark} has no table {table!r}; valid: {', '.join(TABLES[benchmark])}")
-    path = Path(store_dir or default_store_dir()) / benchmark / f"{table}.parquet"
+        raise QueryError(f"{benchmark} has no table {table!r}; valid: {', '.join(_tables(benchmark))}")
+    path = Path(store_dir or default_store_dir()) / get(benchmark).parquet_file(table)
     if not path.exists():
         raise StoreNotFoundError(f"{path} does not exist; build the {benchmark} store first "
                                  f"(`snakemake --cores 2 {benchmark}`) or set NASBENCHMARK_DIR")

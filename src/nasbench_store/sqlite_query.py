@@ -14,8 +14,10 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import peewee
+
+from .database import JSONField, missing_store_message
 from .errors import StoreNotFoundError
-from .database import missing_store_message
 from .paths import default_store_dir
 
 _local = threading.local()
@@ -52,6 +54,29 @@ class TrialTables:
     intermediate_table: str
     intermediate_columns: tuple[str, ...]  # without id and trial_id
     not_averaged: frozenset[str] = frozenset()  # stats columns NNI leaves out of 'mean' (e.g. seed)
+
+    @classmethod
+    def of(cls, benchmark: str) -> "TrialTables":
+        """Derived from the benchmark's models: integer trial columns (seeds) are not averaged."""
+        from .registry import get
+        entry = get(benchmark)
+        config, stats, inter = entry.models
+
+        def columns(model) -> list[peewee.Field]:
+            return [f for f in model._meta.sorted_fields
+                    if not isinstance(f, (peewee.AutoField, peewee.ForeignKeyField))]
+
+        return cls(
+            db_filename=entry.db_filename,
+            config_table=config._meta.table_name,
+            config_columns=tuple(f.column_name for f in columns(config)),
+            json_columns=frozenset(f.column_name for f in columns(config) if isinstance(f, JSONField)),
+            stats_table=stats._meta.table_name,
+            stats_columns=tuple(f.column_name for f in columns(stats)),
+            intermediate_table=inter._meta.table_name,
+            intermediate_columns=tuple(f.column_name for f in columns(inter)),
+            not_averaged=frozenset(f.column_name for f in columns(stats) if isinstance(f, peewee.IntegerField)),
+        )
 
 
 def normalize_reduction(reduction):

@@ -1,15 +1,15 @@
 """Prove a store is intact: re-hash every file, re-count every table, re-check each benchmark.
 
-Each benchmark package may provide `checks.check(store_dir, entry) -> list[str]` with its own
+Each benchmark's `checks.check(store_dir, entry) -> list[str]` (through the registry) adds its own
 invariants (NB101 recomputes every cell's graph hash); problems are collected, not raised one by
 one, so a single run lists everything that is wrong.
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from .manifest import MANIFEST, SUMS, read_manifest, sha256_file, table_rows
+from .registry import BENCHMARKS, get
 
 
 def verify_store(store_dir: str | Path, benchmarks: list[str] | None = None) -> list[str]:
@@ -22,6 +22,9 @@ def verify_store(store_dir: str | Path, benchmarks: list[str] | None = None) -> 
     names = benchmarks or sorted(manifest["benchmarks"])
     for name in names:
         entry = manifest["benchmarks"].get(name)
+        if name not in BENCHMARKS:
+            problems.append(f"{name}: not a benchmark this version knows (valid: {', '.join(BENCHMARKS)})")
+            continue
         if entry is None:
             problems.append(f"{name}: not in {MANIFEST}; build it first")
             continue
@@ -45,6 +48,9 @@ def _check_sums(store_dir: Path, manifest: dict) -> list[str]:
 
 
 def _check_entry(store_dir: Path, name: str, entry: dict) -> list[str]:
+    expected = sorted(get(name).published_files)
+    if sorted(entry["files"]) != expected:
+        return [f"{name}: {MANIFEST} lists {sorted(entry['files'])}, a {name} store holds {expected}; rebuild it"]
     problems = []
     for rel, info in entry["files"].items():
         path = store_dir / rel
@@ -59,8 +65,4 @@ def _check_entry(store_dir: Path, name: str, entry: dict) -> list[str]:
             problems.append(f"{name}: {path} has rows {rows}, the manifest says {entry['tables'][rel]}")
     if problems:
         return problems
-    try:
-        checks = importlib.import_module(f"nasbench_store.{name}.checks")
-    except ModuleNotFoundError:
-        return problems
-    return [f"{name}: {p}" for p in checks.check(store_dir, entry)]
+    return [f"{name}: {p}" for p in get(name).check(store_dir, entry)]

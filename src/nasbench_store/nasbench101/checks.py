@@ -8,9 +8,7 @@ from pathlib import Path
 
 from ..checks_common import table_checks
 from .graph import arch_to_spec, spec_hash
-from .schema import DB_FILENAME
 
-TABLES = ["nb101trialconfig", "nb101trialstats", "nb101intermediatestats"]
 RULES = {
     "num_epochs in (4, 12, 36, 108)": "SELECT COUNT(*) FROM nb101trialconfig WHERE num_epochs NOT IN (4,12,36,108)",
     "num_vertices in 2..7": "SELECT COUNT(*) FROM nb101trialconfig WHERE num_vertices NOT BETWEEN 2 AND 7",
@@ -50,4 +48,4 @@ def recompute_hashes(conn) -> list[str]:
 
 
 def check(store_dir: Path, entry: dict) -> list[str]:
-    return table_checks(store_dir, "nasbench101", DB_FILENAME, RULES, TABLES, extra=recompute_hashes)
+    return table_checks(store_dir, "nasbench101", RULES, extra=recompute_hashes)

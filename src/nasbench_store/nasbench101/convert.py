@@ -9,9 +9,8 @@ in a sorted full file) whatever the shard count.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -20,14 +19,15 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
-from ..tablewriter import json_text
+from ..parts import RowNumbers, job_slice, read_part_meta, with_part_meta
+from ..tablewriter import json_text, write_tables
 from ..tfrecord import iter_records
 from .graph import check_spec, hash_adjacency, labels_of, parse_adjacency, prune, spec_to_arch
 from .records import RecordError, parse_record
+from .schema import MODELS
 
 BUCKET_HEX = 1  # buckets keyed by the first hex digit of the module hash
 NUM_BUCKETS = 16 ** BUCKET_HEX
-_META_KEY = b"nasbench_store.shard"
 _FLUSH_ROWS = 1 << 16
 
 RUN_SCHEMA = pa.schema([
@@ -43,13 +43,6 @@ RUN_SCHEMA = pa.schema([
 _CELL_COLUMNS = [RUN_SCHEMA.get_field_index(n) for n in ("hash", "arch")]
 _SHARD_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if i in _CELL_COLUMNS else f
                            for i, f in enumerate(RUN_SCHEMA)])
-
-
-def shard_range(size: int, index: int, count: int) -> tuple[int, int]:
-    """Byte range [start, stop) of shard `index` of `count`; records starting in it belong to it."""
-    if not 0 <= index < count:
-        raise ValueError(f"shard index {index} is not in 0..{count - 1}")
-    return size * index // count, size * (index + 1) // count
 
 
 def check_cell(module_hash: str, adjacency: str, operations: str) -> tuple[str, int]:
@@ -108,7 +101,7 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
     """Read shard `index` of `count` of a NAS-Bench-101 TFRecord file into a bucketed Parquet part."""
     raw_path = Path(raw_path)
     size = raw_path.stat().st_size
-    start, stop = shard_range(size, index, count)
+    start, stop = job_slice(size, index, count)  # records that start in the range belong to it
     runs = _Runs()
     cells: dict[str, tuple[str, str, int, str, int]] = {}
     first = end = None
@@ -139,7 +132,7 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
 
 
 def _write_part(out_path, table: pa.Table, info: dict) -> None:
-    schema = _SHARD_SCHEMA.with_metadata({_META_KEY: json.dumps(info, sort_keys=True).encode()})
+    schema = with_part_meta(_SHARD_SCHEMA, info)
     buckets = table.column("bucket").to_numpy()
     bounds = np.searchsorted(buckets, np.arange(NUM_BUCKETS + 1))
     with atomic_path(out_path) as tmp:
@@ -149,13 +142,9 @@ def _write_part(out_path, table: pa.Table, info: dict) -> None:
                     schema.metadata), row_group_size=max(1, table.num_rows))
 
 
-def read_shard_info(part: str | Path) -> dict:
-    return json.loads(pq.read_schema(part).metadata[_META_KEY])
-
-
 def check_coverage(raw_path: str | Path, parts: Sequence[str | Path]) -> list[dict]:
     """Check the parts cover the raw file exactly once, record after record; return their infos."""
-    infos = sorted((read_shard_info(p) for p in parts), key=lambda i: i["index"])
+    infos = sorted((read_part_meta(p) for p in parts), key=lambda i: i["index"])
     size = Path(raw_path).stat().st_size
     count = len(infos)
     if [i["index"] for i in infos] != list(range(count)) or any(i["count"] != count for i in infos):
@@ -189,14 +178,12 @@ def iter_tables(raw_path: str | Path, parts: Sequence[str | Path]) -> Iterator[t
     """Yield (table name, rows) for nb101trialconfig, nb101trialstats and nb101intermediatestats,
     bucket by bucket, with global ids."""
     check_coverage(raw_path, parts)
-    next_config = next_trial = 1
+    numbers = _Numbers(RowNumbers(), RowNumbers(), RowNumbers())
     for bucket in range(NUM_BUCKETS):
         runs = _read_bucket(parts, bucket)
         if runs.num_rows == 0:
             continue
-        config, trials, inter = _bucket_tables(raw_path, runs, next_config, next_trial)
-        next_config += config.num_rows
-        next_trial += trials.num_rows
+        config, trials, inter = _bucket_tables(raw_path, runs, numbers)
         yield "nb101trialconfig", config
         yield "nb101trialstats", trials
         yield "nb101intermediatestats", inter
@@ -222,21 +209,27 @@ def _check_cells_agree(raw_path, runs: pa.Table, new_hash: np.ndarray) -> None:
                                  f"its other records")
 
 
-def _bucket_tables(raw_path, runs: pa.Table, first_config: int,
-                   first_trial: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+class _Numbers(NamedTuple):
+    configs: RowNumbers
+    trials: RowNumbers
+    intermediates: RowNumbers
+
+
+def _bucket_tables(raw_path, runs: pa.Table, numbers: _Numbers) -> tuple[pa.Table, pa.Table, pa.Table]:
     n = runs.num_rows
     new_hash = _differs_from_previous(runs.column("hash"))
     _check_cells_agree(raw_path, runs, new_hash)
     epochs = runs.column("epochs").to_numpy()
     starts = new_hash | _differs_from_previous(runs.column("epochs"))
-    config_id = np.cumsum(starts) + (first_config - 1)
     heads = pa.array(np.flatnonzero(starts))
+    config_ids = numbers.configs.take(len(heads))
+    config_id = config_ids[np.cumsum(starts) - 1]  # each run's config: the last config start at or before it
     config = pa.table({
-        "id": pa.array(config_id[starts.nonzero()[0]], pa.int64()), "arch": runs.column("arch").take(heads),
+        "id": pa.array(config_ids, pa.int64()), "arch": runs.column("arch").take(heads),
         "num_vertices": runs.column("num_vertices").take(heads), "hash": runs.column("hash").take(heads),
         "num_epochs": runs.column("epochs").take(heads),
     })
-    trial_id = np.arange(first_trial, first_trial + n, dtype=np.int64)
+    trial_id = numbers.trials.take(n)
 
     def col(name):
         return runs.column(name).to_numpy()
@@ -251,7 +244,7 @@ def _bucket_tables(raw_path, runs: pa.Table, first_config: int,
         "training_time": col("final_time"),
     })
     inter = pa.table({
-        "id": np.arange(2 * first_trial - 1, 2 * (first_trial + n) - 1, dtype=np.int64),
+        "id": numbers.intermediates.take(2 * n),
         "trial_id": np.repeat(trial_id, 2),
         "current_epoch": np.column_stack([epochs // 2, epochs]).ravel().astype(np.int64),
         "train_acc": pairs("halfway_train", "final_train") * 100,
@@ -260,3 +253,11 @@ def _bucket_tables(raw_path, runs: pa.Table, first_config: int,
         "training_time": pairs("halfway_time", "final_time"),
     })
     return config, trials, inter
+
+
+def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
+                parquet_dir: str | Path | None = None, raw: str | Path | None = None) -> dict[str, int]:
+    """Assemble the shard parts of `raw` into nasbench101.db and/or the Parquet files; return row counts."""
+    if raw is None:
+        raise ValueError("NAS-Bench-101's assembly needs the raw file, to check that the shards cover it")
+    return write_tables(MODELS, iter_tables(raw, parts), db_path, parquet_dir)

@@ -13,18 +13,8 @@ from typing import Iterator
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
 from ..tablewriter import json_text
 from .graph import canonical_hash
-from .schema import DB_FILENAME
 
-TABLES = TrialTables(
-    db_filename=DB_FILENAME,
-    config_table="nb101trialconfig",
-    config_columns=("arch", "num_vertices", "hash", "num_epochs"),
-    json_columns=frozenset({"arch"}),
-    stats_table="nb101trialstats",
-    stats_columns=("train_acc", "valid_acc", "test_acc", "parameters", "training_time"),
-    intermediate_table="nb101intermediatestats",
-    intermediate_columns=("current_epoch", "train_acc", "valid_acc", "test_acc", "training_time"),
-)
+TABLES = TrialTables.of("nasbench101")
 
 
 def query_nb101_trial_stats(arch, num_epochs, isomorphism=True, reduction=None,
@@ -47,6 +37,17 @@ def query_nb101_trial_stats(arch, num_epochs, isomorphism=True, reduction=None,
     if num_epochs is not None:
         conditions.append(("c.num_epochs = ?", num_epochs))
     return query_trials(TABLES, conditions, reduction, include_intermediates)
+
+
+REFERENCE_ARCH = {"op1": "conv3x3-bn-relu", "op2": "maxpool3x3", "op3": "conv3x3-bn-relu", "op4": "conv3x3-bn-relu",
+                  "op5": "conv1x1-bn-relu", "input1": [0], "input2": [1], "input3": [2], "input4": [0],
+                  "input5": [0, 3, 4], "input6": [2, 5]}
+
+
+def sample() -> tuple[str, list[dict]]:
+    """The demo's query: the reference cell of the NAS-Bench-101 paper at 108 epochs, seeds averaged."""
+    return (f"query_nb101_trial_stats({REFERENCE_ARCH}, 108, reduction='mean')",
+            list(query_nb101_trial_stats(REFERENCE_ARCH, 108, reduction="mean")))
 
 
 def _hash(arch: dict) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from peewee import CharField, FloatField, ForeignKeyField, IntegerField, Model
 
 from ..database import JSONField, store_database
+from ..registry import get
 
-DB_FILENAME = "nasbench101.db"
-db = store_database(DB_FILENAME)
+db = store_database(get("nasbench101").db_filename)
 
 
 class Nb101TrialConfig(Model):

@@ -6,9 +6,7 @@ from pathlib import Path
 
 from ..checks_common import table_checks
 from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES
-from .schema import DB_FILENAME
 
-TABLES = ["nb201trialconfig", "nb201trialstats", "nb201intermediatestats"]
 
 
 def _among(values) -> str:
@@ -49,4 +47,4 @@ RULES = {
 
 
 def check(store_dir: Path, entry: dict) -> list[str]:
-    return table_checks(store_dir, "nasbench201", DB_FILENAME, RULES, TABLES)
+    return table_checks(store_dir, "nasbench201", RULES)

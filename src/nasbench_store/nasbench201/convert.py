@@ -13,7 +13,6 @@ training_time = train_times[E-1] × E, latency = latency[0], NaN losses become N
 from __future__ import annotations
 
 import functools
-import json
 import math
 import tempfile
 from pathlib import Path
@@ -25,12 +24,13 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
+from ..parts import RowNumbers, explode_curves, job_items, read_part_meta, rebatch, with_part_meta
 from ..tablewriter import arrow_schema, json_text, table_name, write_tables
 from .constants import DATASETS, EPOCHS, SPLITS
-from .space import config_id, parse_arch_str
 from .nats import NatsArchive
-from .pickles import LegacyPth
+from .pth import LegacyPth
 from .schema import MODELS, Nb201IntermediateStats, Nb201TrialConfig, Nb201TrialStats
+from .space import config_id, parse_arch_str
 
 CONFIG_SCHEMA = arrow_schema(Nb201TrialConfig)
 TRIAL_SCHEMA = arrow_schema(Nb201TrialStats)
@@ -40,7 +40,6 @@ CURVE_FIELDS = INTERMEDIATE_SCHEMA.names[3:]    # train_acc .. ori_test_loss
 PART_SCHEMA = pa.schema([TRIAL_SCHEMA.field(n) for n in TRIAL_FIELDS]
                         + [("arch_index", pa.int64()), ("current_epoch", pa.list_(pa.int64()))]
                         + [(f"epoch_{n}", pa.list_(pa.float64())) for n in CURVE_FIELDS])
-_META_KEY = b"nasbench_store.nb201"
 FLUSH_TRIALS = 2048
 OUT_BATCH_ROWS = 1 << 16
 _HINT = "the record does not have NAS-Bench-201's layout; the download may be damaged"
@@ -50,14 +49,6 @@ def open_source(raw: str | Path):
     """The reader for a raw release: NATS-tss archive (directory or .tar) or a .pth file."""
     raw = Path(raw)
     return NatsArchive(raw) if raw.is_dir() or raw.suffix == ".tar" else LegacyPth(raw)
-
-
-def shard_indexes(indexes: Sequence[int], index: int, count: int) -> list[int]:
-    """Contiguous slice `index` of `count` of the sorted architecture indexes (NATS jobs)."""
-    if not 0 <= index < count:
-        raise ValueError(f"shard index {index} is not in 0..{count - 1}")
-    n = len(indexes)
-    return list(indexes[n * index // count:n * (index + 1) // count])
 
 
 # -- one architecture -> trial rows ----------------------------------------------------------------
@@ -195,7 +186,7 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
     raw = Path(raw)
     with open_source(raw) as source:
         if isinstance(source, NatsArchive):
-            archs = source.archs(shard_indexes(source.indexes, index, count))
+            archs = source.archs(job_items(source.indexes, index, count))
         elif count != 1:
             raise ValueError(f"{raw}: a .pth file is one pickle stream and converts in one job, not {count}")
         else:
@@ -226,15 +217,15 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
 
 
 def _part_writer(path: Path, meta_archs: Sequence[str]) -> pq.ParquetWriter:
-    schema = PART_SCHEMA.with_metadata({_META_KEY: json.dumps({"meta_archs": list(meta_archs)})})
+    schema = with_part_meta(PART_SCHEMA, {"meta_archs": list(meta_archs)})
     return pq.ParquetWriter(path, schema, compression="lz4", use_dictionary=False, write_statistics=False)
 
 
 def part_meta_archs(part: str | Path) -> list[str]:
-    meta = pq.read_schema(part).metadata or {}
-    if _META_KEY not in meta:
+    meta = read_part_meta(part)
+    if "meta_archs" not in meta:
         raise ValueError(f"{part} is not a NAS-Bench-201 part")
-    return json.loads(meta[_META_KEY])["meta_archs"]
+    return meta["meta_archs"]
 
 
 # -- assembly -------------------------------------------------------------------------------------
@@ -287,50 +278,32 @@ class Nb201Assembly:
             yield from pq.ParquetFile(p).iter_batches(batch_size=FLUSH_TRIALS, columns=columns)
 
     def trials(self) -> Iterator[pa.RecordBatch]:
-        next_id = 1
+        ids = RowNumbers()
         for batch in self._part_batches(list(TRIAL_FIELDS)):
-            n = batch.num_rows
-            ids = pa.array(np.arange(next_id, next_id + n, dtype=np.int64))
-            next_id += n
-            yield pa.record_batch([ids] + batch.columns, schema=TRIAL_SCHEMA)
+            yield pa.record_batch([pa.array(ids.take(batch.num_rows))] + batch.columns, schema=TRIAL_SCHEMA)
 
     def intermediates(self) -> Iterator[pa.RecordBatch]:
-        next_trial = next_row = 1
+        trials, rows = RowNumbers(), RowNumbers()
         for batch in self._part_batches(["current_epoch", *(f"epoch_{n}" for n in CURVE_FIELDS)]):
-            curves = batch.columns
-            lengths = pa.compute.list_value_length(curves[0]).to_numpy(zero_copy_only=False)
-            total = int(lengths.sum())
-            trial = np.repeat(np.arange(next_trial, next_trial + len(lengths), dtype=np.int64), lengths)
-            ids = np.arange(next_row, next_row + total, dtype=np.int64)
-            next_trial += len(lengths)
-            next_row += total
-            yield pa.record_batch([pa.array(ids), pa.array(trial)] + [c.flatten() for c in curves],
-                                  schema=INTERMEDIATE_SCHEMA)
-
-
-def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
-    """The same rows in batches of exactly `size` rows (the last one shorter)."""
-    pending: list[pa.RecordBatch] = []
-    n = 0
-    for batch in batches:
-        pending.append(batch)
-        n += batch.num_rows
-        while n >= size:
-            table = pa.Table.from_batches(pending).combine_chunks()
-            yield table.slice(0, size).to_batches()[0]
-            pending = table.slice(size).to_batches()
-            n -= size
-    if n:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            ids, trial, _, flat = explode_curves(batch.columns, trials, rows)
+            yield pa.record_batch([pa.array(ids), pa.array(trial)] + flat, schema=INTERMEDIATE_SCHEMA)
 
 
 def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
-                parquet_dir: str | Path | None = None) -> dict[str, int]:
-    """Assemble the parts into nasbench201.db and/or one Parquet file per table; return counts."""
+                parquet_dir: str | Path | None = None, raw: str | Path | None = None) -> dict[str, int]:
+    """Assemble the parts into nasbench201.db and/or one Parquet file per table; return counts.
+
+    The parts carry all they need; `raw` is accepted for the registry's common signature."""
     assembly = Nb201Assembly(parts)
     tables = ((name, batch) for name, batches in assembly.tables().items() for batch in batches)
     counts = write_tables(MODELS, tables, db_path, parquet_dir)
-    return {"meta_archs": len(assembly.meta_archs), "archs_with_results": assembly.archs_with_results, **counts}
+    return {**summary(assembly), **counts}
+
+
+def summary(parts: Sequence[str | Path] | Nb201Assembly) -> dict[str, int]:
+    """How many architectures the source lists and how many it has results for (for the manifest)."""
+    assembly = parts if isinstance(parts, Nb201Assembly) else Nb201Assembly(parts)
+    return {"meta_archs": len(assembly.meta_archs), "archs_with_results": assembly.archs_with_results}
 
 
 def convert(raw: str | Path, db_path: str | Path | None = None, parquet_dir: str | Path | None = None,

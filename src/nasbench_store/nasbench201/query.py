@@ -14,22 +14,8 @@ from typing import Iterator
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
 from ..tablewriter import json_text
 from .space import check_dataset, check_epochs, normalize_arch
-from .schema import DB_FILENAME
 
-TABLES = TrialTables(
-    db_filename=DB_FILENAME,
-    config_table="nb201trialconfig",
-    config_columns=("arch", "num_epochs", "num_channels", "num_cells", "dataset"),
-    json_columns=frozenset({"arch"}),
-    stats_table="nb201trialstats",
-    stats_columns=("seed", "train_acc", "valid_acc", "test_acc", "ori_test_acc", "train_loss", "valid_loss",
-                   "test_loss", "ori_test_loss", "parameters", "latency", "flops", "training_time",
-                   "valid_evaluation_time", "test_evaluation_time", "ori_test_evaluation_time"),
-    intermediate_table="nb201intermediatestats",
-    intermediate_columns=("current_epoch", "train_acc", "valid_acc", "test_acc", "ori_test_acc", "train_loss",
-                          "valid_loss", "test_loss", "ori_test_loss"),
-    not_averaged=frozenset({"seed"}),
-)
+TABLES = TrialTables.of("nasbench201")
 
 
 def query_nb201_trial_stats(arch, num_epochs, dataset, reduction=None,
@@ -51,3 +37,11 @@ def query_nb201_trial_stats(arch, num_epochs, dataset, reduction=None,
     if dataset is not None:
         conditions.append(("c.dataset = ?", check_dataset(dataset)))
     return query_trials(TABLES, conditions, reduction, include_intermediates)
+
+
+def sample() -> tuple[str, list[dict]]:
+    """The demo's query: the first architecture the store has results for, on CIFAR-100, seeds averaged."""
+    from .schema import Nb201TrialStats
+    arch = Nb201TrialStats.select().first().config.arch
+    return (f"query_nb201_trial_stats({arch}, 200, 'cifar100', reduction='mean')",
+            list(query_nb201_trial_stats(arch, 200, "cifar100", reduction="mean")))

@@ -4,10 +4,10 @@ from __future__ import annotations
 from peewee import CharField, FloatField, ForeignKeyField, IntegerField, Model
 
 from ..database import JSONField, store_database
+from ..registry import get
 from .constants import DATASETS
 
-DB_FILENAME = "nasbench201.db"
-db = store_database(DB_FILENAME)
+db = store_database(get("nasbench201").db_filename)
 
 
 class Nb201TrialConfig(Model):

@@ -6,9 +6,7 @@ from pathlib import Path
 
 from ..checks_common import table_checks
 from .constants import DATASETS, GENERATORS, MODEL_FAMILIES, PROPOSERS
-from .schema import DB_FILENAME
 
-TABLES = ["ndstrialconfig", "ndstrialstats", "ndsintermediatestats"]
 
 
 def _among(values) -> str:
@@ -47,4 +45,4 @@ RULES = {
 
 
 def check(store_dir: Path, entry: dict) -> list[str]:
-    return table_checks(store_dir, "nds", DB_FILENAME, RULES, TABLES)
+    return table_checks(store_dir, "nds", RULES)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
+from ..parts import RowNumbers, chunks, explode_curves
 from ..tablewriter import arrow_schema, table_name, write_tables
 from .archive import NdsArchive, member_name
 from .constants import SWEEP_FILES, sweep_labels
@@ -120,36 +121,25 @@ class NdsAssembly:
                                       schema=CONFIG_SCHEMA)
 
     def trials(self) -> Iterator[pa.RecordBatch]:
-        next_id = 1
+        ids = RowNumbers()
         for path, (config_ids, _) in zip(self.parts, self._config_ids()):
             table = pq.read_table(path, columns=list(Trial._fields))
-            n = table.num_rows
-            if not n:
+            if not table.num_rows:
                 continue
-            ids = pa.array(np.arange(next_id, next_id + n, dtype=np.int64))
-            next_id += n
-            yield pa.record_batch([ids, pa.array(config_ids)] + [table.column(f).combine_chunks()
-                                                                for f in Trial._fields], schema=TRIAL_SCHEMA)
+            yield pa.record_batch([pa.array(ids.take(table.num_rows)), pa.array(config_ids)]
+                                  + [table.column(f).combine_chunks() for f in Trial._fields], schema=TRIAL_SCHEMA)
 
     def intermediates(self) -> Iterator[pa.RecordBatch]:
-        next_trial = next_row = 1
+        trials, rows = RowNumbers(), RowNumbers()
         for path in self.parts:
             table = pq.read_table(path, columns=list(Epochs._fields))
             if not table.num_rows:
                 continue
-            curves = [table.column(f).combine_chunks() for f in Epochs._fields]
-            lengths = curves[0].value_lengths().to_numpy()
-            total = int(lengths.sum())
-            starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-            epoch = np.arange(total, dtype=np.int64) - starts + 1
-            trial = np.repeat(np.arange(next_trial, next_trial + len(lengths), dtype=np.int64), lengths)
-            ids = np.arange(next_row, next_row + total, dtype=np.int64)
-            next_trial += len(lengths)
-            next_row += total
-            batch = pa.record_batch([pa.array(ids), pa.array(trial), pa.array(epoch)]
-                                    + [c.flatten() for c in curves], schema=INTERMEDIATE_SCHEMA)
-            for start in range(0, total, OUT_BATCH_ROWS):
-                yield batch.slice(start, OUT_BATCH_ROWS)
+            ids, trial, epoch, flat = explode_curves([table.column(f).combine_chunks() for f in Epochs._fields],
+                                                     trials, rows)
+            batch = pa.record_batch([pa.array(ids), pa.array(trial), pa.array(epoch)] + flat,
+                                    schema=INTERMEDIATE_SCHEMA)
+            yield from chunks(batch, OUT_BATCH_ROWS)
 
 
 def _config_digest(key: tuple) -> bytes:
@@ -163,8 +153,12 @@ def parts_by_sweep(paths: Iterable[str | Path]) -> dict[str, Path]:
     return {Path(p).name[:-len(".parquet")]: Path(p) for p in paths}
 
 
-def write_store(parts: Mapping[str, str | Path], db_path: str | Path | None = None,
-                parquet_dir: str | Path | None = None) -> dict[str, int]:
-    """Assemble the parts into nds.db and/or one Parquet file per table; return the row counts."""
+def write_store(parts: Mapping[str, str | Path] | Iterable[str | Path], db_path: str | Path | None = None,
+                parquet_dir: str | Path | None = None, raw: str | Path | None = None) -> dict[str, int]:
+    """Assemble the parts ({sweep file: part}, or parts named `<sweep file>.parquet`) into nds.db
+    and/or one Parquet file per table; return the row counts. `raw` is accepted for the
+    registry's common signature: the parts carry all they need."""
+    if not isinstance(parts, Mapping):
+        parts = parts_by_sweep(parts)
     tables = ((name, batch) for name, (_, batches) in NdsAssembly(parts).tables().items() for batch in batches)
     return write_tables(MODELS, tables, db_path, parquet_dir)

@@ -13,21 +13,8 @@ from ..errors import QueryError
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
 from ..tablewriter import json_text
 from .constants import DATASETS, GENERATORS, MODEL_FAMILIES, PROPOSERS
-from .schema import DB_FILENAME
 
-TABLES = TrialTables(
-    db_filename=DB_FILENAME,
-    config_table="ndstrialconfig",
-    config_columns=("model_family", "model_spec", "cell_spec", "dataset", "generator", "proposer",
-                    "base_lr", "weight_decay", "num_epochs"),
-    json_columns=frozenset({"model_spec", "cell_spec"}),
-    stats_table="ndstrialstats",
-    stats_columns=("seed", "final_train_acc", "final_train_loss", "final_test_acc", "best_train_acc",
-                   "best_train_loss", "best_test_acc", "parameters", "flops", "iter_time"),
-    intermediate_table="ndsintermediatestats",
-    intermediate_columns=("current_epoch", "train_loss", "train_acc", "test_acc"),
-    not_averaged=frozenset({"seed"}),
-)
+TABLES = TrialTables.of("nds")
 _CHOICES = {"model_family": MODEL_FAMILIES, "proposer": PROPOSERS, "generator": GENERATORS, "dataset": DATASETS}
 
 
@@ -57,3 +44,10 @@ def query_nds_trial_stats(model_family, proposer, generator, model_spec, cell_sp
     if num_epochs is not None:
         conditions.append(("c.num_epochs = ?", num_epochs))
     return query_trials(TABLES, conditions, reduction, include_intermediates)
+
+
+def sample() -> tuple[str, list[dict]]:
+    """The demo's query: ResNet basic blocks from the random sweep on CIFAR-10, first row."""
+    rows = query_nds_trial_stats("residual_basic", "resnet", "random", None, None, "cifar10")
+    return ("query_nds_trial_stats('residual_basic', 'resnet', 'random', None, None, 'cifar10'), first row",
+            [next(rows)])

@@ -4,10 +4,10 @@ from __future__ import annotations
 from peewee import CharField, FloatField, ForeignKeyField, IntegerField, Model
 
 from ..database import JSONField, store_database
+from ..registry import get
 from .constants import DATASETS, GENERATORS, MODEL_FAMILIES
 
-DB_FILENAME = "nds.db"
-db = store_database(DB_FILENAME)
+db = store_database(get("nds").db_filename)
 
 
 class NdsTrialConfig(Model):

@@ -1,0 +1,43 @@
+# Assembly, the same for every benchmark: its converted parts (PARTS, from rules/<benchmark>.smk)
+# -> NNI's tables as a SQLite database and as Parquet files, two jobs side by side. Each is the
+# registry's `write_store` of the benchmark (nasbench_store.<benchmark>.convert.write_store).
+
+
+wildcard_constraints:
+    benchmark="|".join(REGISTRY),
+
+
+rule tables_sqlite:
+    input:
+        raw=lambda wc: raw_file(wc.benchmark),
+        parts=lambda wc: PARTS[wc.benchmark],
+    output:
+        work("{benchmark}", "{benchmark}.db"),
+    log:
+        log("tables_sqlite_{benchmark}.log"),
+    threads: 1
+    resources:
+        mem_mb=lambda wc: ASSEMBLY_RESOURCES[wc.benchmark]["sqlite_mem_mb"],
+        runtime=30,
+    conda:
+        "../envs/nasbench-store.yaml"
+    script:
+        "../scripts/tables.py"
+
+
+rule tables_parquet:
+    input:
+        raw=lambda wc: raw_file(wc.benchmark),
+        parts=lambda wc: PARTS[wc.benchmark],
+    output:
+        directory(work("{benchmark}", "parquet")),
+    log:
+        log("tables_parquet_{benchmark}.log"),
+    threads: 1
+    resources:
+        mem_mb=lambda wc: ASSEMBLY_RESOURCES[wc.benchmark]["parquet_mem_mb"],
+        runtime=30,
+    conda:
+        "../envs/nasbench-store.yaml"
+    script:
+        "../scripts/tables.py"

@@ -1,0 +1,84 @@
+"""The benchmarks this project builds and queries: one entry each, everything else derives from it.
+
+An entry names a benchmark and its NNI query function; the rest follows from conventions that
+every benchmark subpackage `nasbench_store.<name>` keeps (docs/architecture.md, "Adding a
+benchmark"): `schema.MODELS` (NNI's config, trial and intermediate models, in that order),
+`convert.write_store`, `query.<query function>` and `query.sample`, `checks.check`. The store
+holds `<name>.db` and `<name>/<table>.parquet`. Subpackages are imported on first use, so the
+workflow's parse time does not pay for the readers of benchmarks it does not build.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from .errors import QueryError
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str    # config key, Snakemake target, manifest key and store subdirectory
+    title: str   # as papers name it
+    query: str   # NNI's query function, defined in the subpackage's query module
+
+    @property
+    def package(self) -> str:
+        return f"nasbench_store.{self.name}"
+
+    def module(self, name: str) -> ModuleType:
+        """A module of the subpackage; an import error propagates (a broken benchmark is an error)."""
+        return importlib.import_module(f"{self.package}.{name}")
+
+    @property
+    def db_filename(self) -> str:
+        return f"{self.name}.db"
+
+    @property
+    def models(self) -> tuple:
+        """NNI's peewee models: config, trial stats, intermediate stats."""
+        return tuple(self.module("schema").MODELS)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(m._meta.table_name for m in self.models)
+
+    def parquet_file(self, table: str) -> str:
+        """Store-relative path of a table's Parquet file."""
+        return f"{self.name}/{table}.parquet"
+
+    @property
+    def published_files(self) -> tuple[str, ...]:
+        """Store-relative paths of everything a build publishes for this benchmark."""
+        return (self.db_filename, *(self.parquet_file(t) for t in self.tables))
+
+    @property
+    def query_function(self):
+        return getattr(self.module("query"), self.query)
+
+    def check(self, store_dir, entry: dict) -> list[str]:
+        """The benchmark's own invariants (beyond checksums and row counts) on a published store."""
+        return self.module("checks").check(store_dir, entry)
+
+    def sample(self):
+        """(call as text, rows) of a typical query on the current store, for the demo."""
+        return self.module("query").sample()
+
+    def write_store(self, parts, db_path=None, parquet_dir=None, raw=None) -> dict:
+        """Assemble the converted parts (of `raw`) into the SQLite database and/or the Parquet files."""
+        return self.module("convert").write_store(parts, db_path=db_path, parquet_dir=parquet_dir, raw=raw)
+
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
+    Benchmark("nasbench101", "NAS-Bench-101", "query_nb101_trial_stats"),
+    Benchmark("nasbench201", "NAS-Bench-201", "query_nb201_trial_stats"),
+    Benchmark("nds", "NDS", "query_nds_trial_stats"),
+)}
+
+
+def get(name: str) -> Benchmark:
+    """The registry entry of `name`; QueryError listing the valid names otherwise."""
+    try:
+        return BENCHMARKS[name]
+    except (KeyError, TypeError):
+        raise QueryError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}") from None
