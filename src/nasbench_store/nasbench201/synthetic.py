@@ -1,10 +1,10 @@
 """Generator of small, faithful NAS-Bench-201 raw files: legacy and zip `.pth`, NATS-tss archives.
 
-Layout follows the release (reference B.2-B.9): the five-pickle legacy torch stream with the exact
+Layout follows the release (docs/formats.md#nas-bench-201): the five-pickle legacy torch stream with the exact
 137-byte header, the benchmark dict in key order meta_archs/total_archs/arch2infos/
 evaluated_indexes, ArchState and ResultsState dicts in the release's key order and types
 (np.float64 params and latency, OrderedDict train_times, '0777'-style seed strings, None
-train_acc5es in 200-epoch runs), the v1_1 coverage pattern of eval keys (B.5a), 1-3 seeds, fresh
+train_acc5es in 200-epoch runs), the v1_1 coverage pattern of eval keys (docs/formats.md#nb201-eval-keys), 1-3 seeds, fresh
 key strings per result, NaN losses here and there, and numpy's scalar constructor written as
 `numpy.core.multiarray.scalar`. Values are synthetic and deterministic in (seed, arch index).
 The official nas_201_api loads these files; tests use it as an oracle.
@@ -73,7 +73,7 @@ def _arch(ops: Sequence[str]) -> str:
 
 
 def _eval_layout(dataset: str, epochs: int) -> tuple[list[str], list[tuple[str, int]], list[tuple[str, int]]]:
-    """eval_names, eval_acc1es/eval_losses keys and eval_times keys of one run (reference B.5a)."""
+    """eval_names, eval_acc1es/eval_losses keys and eval_times keys of one run (docs/formats.md#nb201-eval-keys)."""
     every = range(epochs)
     last = epochs - 1
     if epochs != 200:
@@ -93,7 +93,7 @@ def _eval_layout(dataset: str, epochs: int) -> tuple[list[str], list[tuple[str, 
 
 def results_state(arch_str: str, dataset: str, epochs: int, seed: int, rng: random.Random,
                   nan_losses: bool = False, gap_epoch: int | None = None) -> dict:
-    """One ResultsCount.__dict__ (reference B.5) with synthetic, plausible values."""
+    """One ResultsCount.__dict__ (docs/formats.md#nb201-benchmark-dict) with synthetic, plausible values."""
     final = rng.uniform(40, 95)
     curve = [final * (1 - math.exp(-(e + 1) / (epochs / 5))) + rng.uniform(-0.5, 0.5) for e in range(epochs)]
     epoch_time = rng.uniform(5, 20)
@@ -136,7 +136,7 @@ def results_state(arch_str: str, dataset: str, epochs: int, seed: int, rng: rand
 
 
 def arch_state(index: int, arch_str: str, epochs: int, seed: int = 0) -> dict:
-    """ArchResults.state_dict() of one architecture for the 12- or 200-epoch runs (reference B.4)."""
+    """ArchResults.state_dict() of one architecture for the 12- or 200-epoch runs (docs/formats.md#nb201-benchmark-dict)."""
     rng = random.Random(f"{seed}/{index}/{epochs}")
     if epochs == 200:
         full = (777, 888, 999) if index == 0 else rng.choices(FULL_SEED_PATTERNS, FULL_SEED_WEIGHTS)[0]

@@ -1,6 +1,6 @@
 """Tiny (or benchmark-sized) synthetic `data.zip` files with the real archive's shape.
 
-Follows raw-formats.md C.7: `nds_data/<Sweep>.json`, Python `json.dump` default formatting, values
+Follows docs/formats.md#nds-sweep-files: `nds_data/<Sweep>.json`, Python `json.dump` default formatting, values
 rounded to 3 decimals, epoch lists of length `optim.max_ep`, `min_test_top1 = min(test_ep_top1)`.
 Covers both net layouts, the `{"top", "mid"}` reruns shape, `_in`, `fix-w-d` and `lr-wd` sweeps,
 `rng{n}` sweeps that repeat one set of architectures with other seeds, and NaN losses.
@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Mapping
 
 from .constants import ARCHIVE_DIR, SWEEP_FILES
 
-# Op vocabulary and nodes per cell of each NAS space (raw-formats.md C.4).
+# Op vocabulary and nodes per cell of each NAS space (docs/formats.md#nds-net-layouts).
 CELL_SPACES = {
     "Amoeba": (5, ["avg_pool_3x3", "conv_7x1_1x7", "dil_sep_conv_3x3", "max_pool_3x3", "sep_conv_3x3",
                    "sep_conv_5x5", "sep_conv_7x7", "skip_connect"]),
