@@ -50,9 +50,13 @@ for _benchmark in REGISTRY:  # one target per benchmark: `snakemake nasbench101`
 rule verify:
     input:
         [published(b) for b in BENCHMARKS],
+    log:
+        log("verify.log"),
+    localrule: True
+    conda:
+        "envs/nasbench-store.yaml"
     params:
         store_dir=STORE_DIR,
         benchmarks=BENCHMARKS,
-    localrule: True
     script:
         "scripts/verify_store.py"

@@ -1,4 +1,4 @@
-# Shared by every rule file: resolved locations, the raw-file input function, and what each
+# Shared by all the rules files: resolved locations, the raw-file input function, and what each
 # benchmark publishes (derived from the registry, nasbench_store.registry). Only cheap parse-time
 # logic lives here; real work is in the package.
 from pathlib import Path

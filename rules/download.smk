@@ -17,18 +17,18 @@ for _benchmark, _source in config["sources"].items():
             f"download_{_benchmark}"
         output:
             str(RAW_DIR / raw_filename(_source)),
+        log:
+            log(f"download_{_benchmark}.log"),
+        localrule: True
+        conda:
+            "../envs/nasbench-store.yaml"
+        resources:
+            downloads=1,
+            mem_mb=300,
         params:
             benchmark=_benchmark,
             # unused by the script: here so that a changed digest re-downloads the file
             digests={k: _source[k] for k in ("sha256", "md5") if k in _source},
             lock_file=DOWNLOAD.get("lock_file", "sources.lock.yaml"),
-        log:
-            log(f"download_{_benchmark}.log"),
-        resources:
-            downloads=1,
-            mem_mb=300,
-        localrule: True
-        conda:
-            "../envs/nasbench-store.yaml"
         script:
             "../scripts/fetch_raw.py"

@@ -13,13 +13,13 @@ rule nb101_shard:
         temp(work("nasbench101", "shards", "{i}-of-{n}.parquet")),
     log:
         log("nb101_shard_{i}-of-{n}.log"),
+    conda:
+        "../envs/nasbench-store.yaml"
     threads: 1
     # Measured on the 2 GB file, 8 shards: 20 s and ~460 MB peak RSS each (more shards, less memory).
     # The extra covers the job's own snakemake process on a cluster (~280 MB under cgroups).
     resources:
         mem_mb=lambda wc, input: 800 + int(input.size_mb / int(wc.n)),
         runtime=15,
-    conda:
-        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nb101_shard.py"

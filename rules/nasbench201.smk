@@ -17,14 +17,13 @@ if "nasbench201" in config["sources"]:
             temp(work("nasbench201", "parts", "{i}-of-{n}.parquet")),
         log:
             log("nb201_part_{i}-of-{n}.log"),
+        conda:
+            "../envs/nasbench-store.yaml"
         resources:
             mem_mb=lambda wc: 4000 if wc.n == "1" else 1000,
             runtime=30,
-        conda:
-            "../envs/nasbench-store.yaml"
         script:
             "../scripts/nb201_part.py"
-
 
     rule nb201_summary:
         input:
@@ -33,11 +32,11 @@ if "nasbench201" in config["sources"]:
             work("nasbench201", "summary.json"),
         log:
             log("nb201_summary.log"),
-        resources:
-            mem_mb=500,
-            runtime=5,
         localrule: True  # reads one column of each part: seconds
         conda:
             "../envs/nasbench-store.yaml"
+        resources:
+            mem_mb=500,
+            runtime=5,
         script:
             "../scripts/nb201_summary.py"

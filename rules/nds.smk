@@ -15,11 +15,11 @@ rule nds_check_archive:
         work("nds", "archive-check.json"),
     log:
         log("nds_check_archive.log"),
+    conda:
+        "../envs/nasbench-store.yaml"
     resources:
         mem_mb=500,  # 200 ends OUT_OF_MEMORY under SLURM: a job's own snakemake needs ~280 MB
         runtime=5,
-    conda:
-        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_check_archive.py"
 
@@ -30,14 +30,14 @@ rule nds_part:
         checked=work("nds", "archive-check.json"),
     output:
         temp(work("nds", "parts", "{sweep}.parquet")),
-    wildcard_constraints:
-        sweep="|".join(re.escape(s) for s in SWEEP_FILES),
     log:
         log("nds_part_{sweep}.log"),
+    wildcard_constraints:
+        sweep="|".join(re.escape(s) for s in SWEEP_FILES),
+    conda:
+        "../envs/nasbench-store.yaml"
     resources:
         mem_mb=1000,
         runtime=15,
-    conda:
-        "../envs/nasbench-store.yaml"
     script:
         "../scripts/nds_part.py"

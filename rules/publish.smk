@@ -8,17 +8,17 @@ rule raw_digest:
         lambda wc: raw_file(wc.benchmark),
     output:
         work("{benchmark}", "raw-digest.json"),
-    params:
-        source=lambda wc: config["sources"][wc.benchmark],
     log:
         log("raw_digest_{benchmark}.log"),
+    localrule: True  # seconds of hashing: not worth a cluster job and its queue wait
+    conda:
+        "../envs/nasbench-store.yaml"
     threads: 1
     resources:
         mem_mb=300,  # measured: 166-196 MB peak RSS, 2-7 s for the 2 GB NB101 file
         runtime=10,
-    localrule: True  # seconds of hashing: not worth a cluster job and its queue wait
-    conda:
-        "../envs/nasbench-store.yaml"
+    params:
+        source=lambda wc: config["sources"][wc.benchmark],
     script:
         "../scripts/raw_digest.py"
 
@@ -31,13 +31,13 @@ rule publish:
         extra=lambda wc: [PUBLISHED_EXTRA[wc.benchmark]] if wc.benchmark in PUBLISHED_EXTRA else [],
     output:
         published("{benchmark}"),
-    params:
-        store_dir=STORE_DIR,
-        files=lambda wc: built_files(wc.benchmark),
     log:
         log("publish_{benchmark}.log"),
     localrule: True
     conda:
         "../envs/nasbench-store.yaml"
+    params:
+        store_dir=STORE_DIR,
+        files=lambda wc: built_files(wc.benchmark),
     script:
         "../scripts/publish.py"

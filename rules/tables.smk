@@ -15,12 +15,12 @@ rule tables_sqlite:
         work("{benchmark}", "{benchmark}.db"),
     log:
         log("tables_sqlite_{benchmark}.log"),
+    conda:
+        "../envs/nasbench-store.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: ASSEMBLY_RESOURCES[wc.benchmark]["sqlite_mem_mb"],
         runtime=30,
-    conda:
-        "../envs/nasbench-store.yaml"
     script:
         "../scripts/tables.py"
 
@@ -33,11 +33,11 @@ rule tables_parquet:
         directory(work("{benchmark}", "parquet")),
     log:
         log("tables_parquet_{benchmark}.log"),
+    conda:
+        "../envs/nasbench-store.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: ASSEMBLY_RESOURCES[wc.benchmark]["parquet_mem_mb"],
         runtime=30,
-    conda:
-        "../envs/nasbench-store.yaml"
     script:
         "../scripts/tables.py"
