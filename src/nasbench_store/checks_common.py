@@ -16,6 +16,11 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
+def sql_list(values) -> str:
+    """A SQL value list `('a', 'b', 3)` for IN clauses (the values are the project's own constants)."""
+    return "(" + ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in values) + ")"
+
+
 def count_violations(conn: sqlite3.Connection, rules: dict[str, str]) -> list[str]:
     """Each rule is a SQL query returning a count of offending rows; report non-zero ones."""
     problems = []

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checks_common import table_checks
+from ..checks_common import sql_list, table_checks
 from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES
 
 
-
-def _among(values) -> str:
-    return "(" + ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in values) + ")"
-
-
-_OPS_OK = " AND ".join(f"json_extract(arch, '$.\"{e}\"') IN {_among(PRIMITIVES)}" for e in EDGES)
+_OPS_OK = " AND ".join(f"json_extract(arch, '$.\"{e}\"') IN {sql_list(PRIMITIVES)}" for e in EDGES)
 RULES = {
     "configs are NNI's grid (meta arch x [12, 200] x datasets, ids from 1)": "SELECT COUNT(*) FROM nb201trialconfig "
         "WHERE num_epochs != (CASE WHEN (id - 1) % 8 < 4 THEN 12 ELSE 200 END) OR dataset != (CASE (id - 1) % 4 "
@@ -38,7 +33,7 @@ RULES = {
         "nb201intermediatestats i JOIN nb201trialstats s ON i.trial_id = s.id JOIN nb201trialconfig c "
         "ON s.config_id = c.id GROUP BY i.trial_id HAVING MIN(i.current_epoch) < 1 "
         "OR MAX(i.current_epoch) > MAX(c.num_epochs) OR COUNT(DISTINCT i.current_epoch) != COUNT(*))",
-    f"final metrics = the last epoch's (epochs {_among(EPOCHS)})": "SELECT COUNT(*) FROM nb201trialstats s "
+    f"final metrics = the last epoch's (epochs {sql_list(EPOCHS)})": "SELECT COUNT(*) FROM nb201trialstats s "
         "JOIN nb201trialconfig c ON s.config_id = c.id JOIN nb201intermediatestats i ON i.trial_id = s.id "
         "AND i.current_epoch = c.num_epochs WHERE NOT (i.train_acc IS s.train_acc AND i.valid_acc IS s.valid_acc "
         "AND i.test_acc IS s.test_acc AND i.ori_test_acc IS s.ori_test_acc AND i.train_loss IS s.train_loss "

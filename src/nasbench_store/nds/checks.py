@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checks_common import table_checks
+from ..checks_common import sql_list, table_checks
 from .constants import DATASETS, GENERATORS, MODEL_FAMILIES, PROPOSERS
 
 
-
-def _among(values) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 RULES = {
-    "labels are NDS's": f"SELECT COUNT(*) FROM ndstrialconfig WHERE model_family NOT IN {_among(MODEL_FAMILIES)} "
-                        f"OR dataset NOT IN {_among(DATASETS)} OR generator NOT IN {_among(GENERATORS)} "
-                        f"OR proposer NOT IN {_among(PROPOSERS)}",
+    "labels are NDS's": f"SELECT COUNT(*) FROM ndstrialconfig WHERE model_family NOT IN {sql_list(MODEL_FAMILIES)} "
+                        f"OR dataset NOT IN {sql_list(DATASETS)} OR generator NOT IN {sql_list(GENERATORS)} "
+                        f"OR proposer NOT IN {sql_list(PROPOSERS)}",
     "specs are JSON objects, cell_spec {} outside nas_cell": "SELECT COUNT(*) FROM ndstrialconfig WHERE NOT ("
         "json_type(model_spec) = 'object' AND json_type(cell_spec) = 'object' "
         "AND (model_family = 'nas_cell') = (cell_spec != '{}'))",
