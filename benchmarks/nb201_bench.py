@@ -29,7 +29,7 @@ import numpy as np
 from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.convert import convert_part, write_store
 from nasbench_store.nasbench201.picklewriter import Protocol2Writer
-from nasbench_store.nasbench201.pickles import LegacyPth
+from nasbench_store.nasbench201.pth import LegacyPth
 
 FULL = 15625
 FIRST_FROM_WRITER = 256

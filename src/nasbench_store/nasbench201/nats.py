@@ -2,8 +2,9 @@
 
 `NATS-tss-v1_0-3ffb9-simple` holds `meta.pickle.pbz2` (meta_archs) and `{index:06d}.pickle.pbz2`
 per architecture (an OrderedDict hp '12'/'200' -> ArchState, protocol 4). Each file is read on its
-own, so jobs can split the architectures between them. Tar members are checked before anything is
-read: absolute paths, '..' and links are refused. Decompressed sizes are capped.
+own, so jobs can split the architectures between them. Every tar member passes the shared member
+check of `nasbench_store.safety.archives` before anything is read, and every file's pickle is loaded
+by `nasbench_store.safety.unpickler`. Decompressed sizes are capped.
 """
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
 from ..errors import RawFormatError, UnsafePickleError
+from ..safety.archives import tar_member_problem
+from ..safety.unpickler import restricted_loads
 from .constants import HP_EPOCHS
-from .pickles import restricted_loads
 
 META_NAME = "meta.pickle.pbz2"
 _ARCH_NAME = re.compile(r"(\d{6})\.pickle\.pbz2")
 MAX_DECOMPRESSED = 256 << 20
 _HINT = "the NATS-tss archive is damaged or incomplete; download NATS-tss-v1_0-3ffb9-simple.tar again"
+_HINT_HOSTILE = ("a genuine NATS archive holds relative paths to regular files only; nothing was extracted; "
+                 "do not unpack it; download NATS-tss-v1_0-3ffb9-simple.tar again")
 
 
 class NatsArchive:
@@ -53,7 +57,11 @@ class NatsArchive:
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise RawFormatError(self.path, None, f"not a readable tar archive ({exc})", _HINT) from None
         for member in members:
-            check_member(self.path, member)
+            # Members are read whole; a bz2 file larger than its own decompression cap is no genuine one.
+            problem = tar_member_problem(member, MAX_DECOMPRESSED)
+            if problem:
+                raise UnsafePickleError(self.path, member.offset, f"refusing tar member {member.name!r}: {problem}",
+                                        _HINT_HOSTILE)
             if member.isfile():
                 self._members[PurePosixPath(member.name).name] = member
 
@@ -88,17 +96,6 @@ class NatsArchive:
     def archs(self, indexes: Iterable[int] | None = None) -> Iterator[tuple[int, dict[int, dict]]]:
         for i in self.indexes if indexes is None else indexes:
             yield i, self.read(i)
-
-
-def check_member(archive: Path, member: tarfile.TarInfo) -> None:
-    """Refuse tar members that could escape the archive's directory or point elsewhere."""
-    name = PurePosixPath(member.name)
-    if name.is_absolute() or ".." in name.parts or member.name.startswith(("/", "\\")):
-        raise UnsafePickleError(archive, member.offset, f"tar member {member.name!r} escapes the archive",
-                                "a genuine NATS archive has relative paths only; nothing was extracted")
-    if not (member.isfile() or member.isdir()):
-        raise UnsafePickleError(archive, member.offset, f"tar member {member.name!r} is a link or special file",
-                                "a genuine NATS archive holds regular files only; nothing was extracted")
 
 
 def _decompress(packed: bytes) -> bytes:

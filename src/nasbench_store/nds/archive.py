@@ -1,27 +1,25 @@
 """Safe, streaming access to NDS's `data.zip`.
 
 The whole central directory is checked when the archive is opened, before any caller writes
-anything: absolute or `..` paths, links and other non-regular members, encrypted members and
-compression bombs are refused. Members are then streamed straight out of the zip; nothing is
-unpacked to disk.
+anything, by the shared member check of `nasbench_store.safety.archives` (plus a total size cap
+and no duplicate names). Members are then streamed straight out of the zip; nothing is unpacked
+to disk.
 """
 from __future__ import annotations
 
-import stat
 import zipfile
 import zlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import RawFormatError
+from ..safety.archives import zip_member_problem
 from .constants import ARCHIVE_DIR, SWEEP_FILES
 from .jsonstream import JsonStreamError, Record, iter_records
 
-# Generous bounds: a real sweep file is a few hundred MB of JSON numbers, which deflate ~3:1.
+# Generous bounds: a real sweep file is a few hundred MB of JSON numbers.
 MAX_MEMBER_BYTES = 16 << 30
 MAX_TOTAL_BYTES = 64 << 30
-MAX_RATIO = 200
-RATIO_FLOOR_BYTES = 1 << 20  # tiny members may compress absurdly well without being a threat
 
 _HINT_HOSTILE = "this is not NDS's data.zip; do not unpack it; download data.zip again from the source"
 _HINT_DAMAGED = "the archive is damaged or not NDS's data.zip; delete it and download it again"
@@ -103,7 +101,7 @@ def check_members(path: Path, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile
     total = 0
     for info in infos:
         name = info.filename
-        problem = _unsafe_name(name) or _unsafe_kind(info) or _bomb(info)
+        problem = zip_member_problem(info, MAX_MEMBER_BYTES)
         if problem:
             raise RawFormatError(path, info.header_offset, f"refusing member {name!r}: {problem}", _HINT_HOSTILE)
         if info.is_dir():
@@ -115,35 +113,3 @@ def check_members(path: Path, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile
         if total > MAX_TOTAL_BYTES:
             raise RawFormatError(path, None, f"members expand to more than {MAX_TOTAL_BYTES} bytes", _HINT_HOSTILE)
     return files
-
-
-def _unsafe_name(name: str) -> str | None:
-    if "\\" in name or "\x00" in name:
-        return "backslash or NUL in the path"
-    posix = PurePosixPath(name)
-    if posix.is_absolute() or (len(name) > 1 and name[1] == ":"):
-        return "absolute path"
-    if ".." in posix.parts:
-        return "'..' in the path"
-    return None
-
-
-def _unsafe_kind(info: zipfile.ZipInfo) -> str | None:
-    if info.flag_bits & 0x1:
-        return "encrypted member"
-    mode = info.external_attr >> 16
-    kind = stat.S_IFMT(mode)
-    if stat.S_ISLNK(mode):
-        return "symbolic link"
-    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-        return f"not a regular file (mode {oct(mode)})"
-    return None
-
-
-def _bomb(info: zipfile.ZipInfo) -> str | None:
-    if info.file_size > MAX_MEMBER_BYTES:
-        return f"declares {info.file_size} bytes uncompressed (limit {MAX_MEMBER_BYTES})"
-    if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        return (f"compression ratio {info.file_size / max(info.compress_size, 1):.0f}:1 "
-                f"exceeds {MAX_RATIO}:1 (a compression bomb)")
-    return None

@@ -1,9 +1,7 @@
-"""Restricted, streaming readers of NAS-Bench-201's pickles: legacy and zip `.pth`, NATS archives.
+"""The streaming reader of NAS-Bench-201's `.pth` (legacy torch.save or zip), one architecture at a time.
 
-Nothing in a raw file is executed. The C unpickler is used with `find_class` limited to the four
-globals the releases contain (OrderedDict, numpy's dtype and scalar constructors, _codecs.encode),
-each replaced by an inert stand-in that builds plain Python values; every other global and every
-persistent id raises UnsafePickleError naming it before anything is called.
+Nothing in the file is executed: the skeleton walk below refuses any global outright, and the
+header and every architecture record go through `nasbench_store.safety.unpickler`.
 
 The legacy `.pth` is one 5 GB pickle of a dict; loaded whole it needs ~24 GB. `LegacyPth` walks
 the dict's skeleton (meta_archs, the arch2infos batches, the tail) with a small pure-Python
@@ -24,7 +22,6 @@ at C speed while one architecture is alive at a time:
 """
 from __future__ import annotations
 
-import _compat_pickle
 import io
 import mmap
 import pickle
@@ -40,6 +37,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import RawFormatError, UnsafePickleError
+from ..safety.unpickler import TOMBSTONE, TOMBSTONE_GLOBAL, RestrictedUnpickler
 from .constants import HP_EPOCHS
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -47,88 +45,6 @@ LEGACY_PROTOCOL_VERSION = 1001
 LEGACY_STORAGE_KEYS = b"\x80\x02]q\x00."
 MAX_TAIL_BYTES = 256 << 20
 RELEASE_BYTES = 64 << 20
-_TOMBSTONE_GLOBAL = ("nasbench_store.nasbench201.pickles", "TOMBSTONE")
-
-
-class _Tombstone:
-    """Left in memo slots of converted architectures. Whatever the parse does with one (store it,
-    call it, fill it, build it), it ends up referenced, so a fetch of a dropped entry shows up as
-    a higher reference count after the parse and the entry is restored (see `_parse_range`)."""
-
-    def __repr__(self):
-        return "<dropped memo entry>"
-
-    def __call__(self, *args, **kwargs):
-        return self
-
-    def __setitem__(self, key, value):
-        pass
-
-    def __setstate__(self, state):
-        pass
-
-    def append(self, item):
-        pass
-
-    def extend(self, items):
-        pass
-
-
-TOMBSTONE = _Tombstone()
-
-
-# -- inert stand-ins for the allowed globals -------------------------------------------------------
-class _DType:
-    """numpy.dtype('<f8')-style descriptor, enough to decode numpy scalars; nothing else."""
-    _FORMATS = {"f8": "d", "f4": "f", "f2": "e", "i8": "q", "i4": "i", "i2": "h", "i1": "b",
-                "u8": "Q", "u4": "I", "u2": "H", "u1": "B", "b1": "?"}
-
-    def __new__(cls, spec, align=False, copy=False):
-        return TOMBSTONE if spec is TOMBSTONE else super().__new__(cls)
-
-    def __init__(self, spec, align=False, copy=False):
-        if not isinstance(spec, str) or spec not in self._FORMATS:
-            raise pickle.UnpicklingError(f"numpy dtype {spec!r} is not a plain numeric type")
-        self.format = self._FORMATS[spec]
-        self.byteorder = "<"
-
-    def __setstate__(self, state):
-        if state is TOMBSTONE:
-            return
-        order = state[1] if isinstance(state, tuple) and len(state) > 1 else None
-        if order not in ("<", ">", "=", "|"):
-            raise pickle.UnpicklingError(f"numpy dtype state {state!r} has no byte order")
-        self.byteorder = "<" if order in ("=", "|") else order
-
-
-def _scalar(dtype, data):
-    """numpy.core.multiarray.scalar(dtype, bytes) -> the Python float/int/bool it holds."""
-    if dtype is TOMBSTONE or data is TOMBSTONE:
-        return TOMBSTONE
-    if not isinstance(dtype, _DType) or not isinstance(data, bytes):
-        raise pickle.UnpicklingError("numpy scalar needs a dtype and its bytes")
-    fmt = struct.Struct(dtype.byteorder + dtype.format)
-    if len(data) != fmt.size:
-        raise pickle.UnpicklingError(f"numpy scalar of {len(data)} bytes for a {fmt.size}-byte type")
-    return fmt.unpack(data)[0]
-
-
-def _latin1_encode(text, encoding="utf-8", errors="strict"):
-    """_codecs.encode as protocol 2 uses it for bytes: latin-1 text -> bytes, nothing else."""
-    if text is TOMBSTONE or encoding is TOMBSTONE:
-        return TOMBSTONE
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"_codecs.encode is only allowed for latin1 text, not {encoding!r}")
-    return text.encode("latin1")
-
-
-ALLOWED_GLOBALS = {
-    ("collections", "OrderedDict"): dict,
-    ("_codecs", "encode"): _latin1_encode,
-    ("numpy", "dtype"): _DType,
-    ("numpy.core.multiarray", "scalar"): _scalar,
-    ("numpy._core.multiarray", "scalar"): _scalar,
-}
 
 
 class _Feed:
@@ -167,45 +83,6 @@ class _Feed:
         return self.read(end)
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """The C unpickler, allowed only ALLOWED_GLOBALS and no persistent ids; errors name `where`."""
-
-    def __init__(self, file, where: str, offset: int | None = None):
-        super().__init__(file)
-        self.where = where
-        self.offset = offset
-        self.maintenance = False
-
-    def find_class(self, module, name):
-        if self.maintenance and (module, name) == _TOMBSTONE_GLOBAL:
-            return TOMBSTONE
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            py3 = ".".join(_compat_pickle.NAME_MAPPING.get(
-                (module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name)))
-            written = "" if py3 == f"{module}.{name}" else f" (written {module}.{name}, Python 2's name)"
-            raise UnsafePickleError(
-                self.where, self.offset, f"the pickle asks for the global {py3}{written}, which is not allowed",
-                "NAS-Bench-201 files only contain OrderedDict, numpy scalars and _codecs.encode; "
-                "this file is not a genuine release and was not loaded") from None
-
-    def persistent_load(self, pid):
-        raise UnsafePickleError(self.where, self.offset, f"the pickle asks for persistent id {pid!r}",
-                                "genuine NAS-Bench-201 files hold no tensors; this file was not loaded")
-
-
-def restricted_loads(data: bytes, where: str) -> object:
-    """One pickle from bytes, restricted; RawFormatError naming `where` if it is damaged."""
-    try:
-        return RestrictedUnpickler(io.BytesIO(data), where).load()
-    except UnsafePickleError:
-        raise
-    except Exception as exc:
-        raise RawFormatError(where, None, f"the pickle is damaged or truncated ({exc})") from None
-
-
-# -- the legacy .pth / zip data.pkl stream ------------------------------------------------------------
 _CANDIDATE = re.compile(rb"\}(?:q|r)")
 _KEY_FORMS = ((2, ord("K"), "<B"), (3, ord("M"), "<H"), (5, ord("J"), "<i"))
 _MARK, _STOP = ord("("), ord(".")
@@ -639,7 +516,7 @@ class LegacyPth:
         idx = np.arange(max(a, 256), nxt, dtype=np.uint32)
         if self._pinned_arr.size:
             idx = idx[~np.isin(idx, self._pinned_arr)]
-        module, name = _TOMBSTONE_GLOBAL
+        module, name = TOMBSTONE_GLOBAL
         self._c.maintenance = True
         try:
             self._put_all(b"c" + f"{module}\n{name}\n".encode(), idx)
@@ -659,6 +536,7 @@ class LegacyPth:
         ops["idx"] = idx[idx >= 256]
         self._c_load(b"\x80\x02" + push + b"".join(b"q" + bytes((i,)) for i in small.tolist())
                      + ops.tobytes() + b".", None)
+
 
 def _get_opcode(idx: int) -> bytes:
     return b"h" + bytes((idx,)) if idx < 256 else b"j" + struct.pack("<I", idx)
