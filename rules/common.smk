@@ -46,6 +46,11 @@ def built_parquet(benchmark):
     return work(benchmark, "parquet")
 
 
+def built_digests(benchmark):
+    """The digest records the assembly jobs write next to what they built (checked by publish)."""
+    return [work(benchmark, "digests", "sqlite.json"), work(benchmark, "digests", "parquet.json")]
+
+
 def built_files(benchmark):
     """{store-relative name: built file in WORK_DIR} of everything the benchmark publishes."""
     entry = REGISTRY[benchmark]

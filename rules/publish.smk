@@ -28,6 +28,7 @@ rule publish:
         raw=work("{benchmark}", "raw-digest.json"),
         db=lambda wc: built_db(wc.benchmark),
         parquet=lambda wc: built_parquet(wc.benchmark),
+        digests=lambda wc: built_digests(wc.benchmark),
         extra=lambda wc: [PUBLISHED_EXTRA[wc.benchmark]] if wc.benchmark in PUBLISHED_EXTRA else [],
     output:
         published("{benchmark}"),

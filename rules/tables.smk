@@ -1,6 +1,7 @@
 # Assembly, the same for every benchmark: its converted parts (PARTS, from rules/<benchmark>.smk)
 # -> NNI's tables as a SQLite database and as Parquet files, two jobs side by side. Each is the
-# registry's `write_store` of the benchmark (nasbench_store.<benchmark>.convert.write_store).
+# registry's `write_store` of the benchmark (nasbench_store.<benchmark>.convert.write_store). Each
+# job also records the digests of what it wrote, which publish re-checks before installing.
 
 
 wildcard_constraints:
@@ -12,7 +13,8 @@ rule tables_sqlite:
         raw=lambda wc: raw_file(wc.benchmark),
         parts=lambda wc: PARTS[wc.benchmark],
     output:
-        work("{benchmark}", "{benchmark}.db"),
+        db=work("{benchmark}", "{benchmark}.db"),
+        digests=work("{benchmark}", "digests", "sqlite.json"),
     log:
         log("tables_sqlite_{benchmark}.log"),
     conda:
@@ -30,7 +32,8 @@ rule tables_parquet:
         raw=lambda wc: raw_file(wc.benchmark),
         parts=lambda wc: PARTS[wc.benchmark],
     output:
-        directory(work("{benchmark}", "parquet")),
+        parquet=directory(work("{benchmark}", "parquet")),
+        digests=work("{benchmark}", "digests", "parquet.json"),
     log:
         log("tables_parquet_{benchmark}.log"),
     conda:

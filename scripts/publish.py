@@ -8,7 +8,8 @@ from nasbench_store.workflow import run_step
 with run_step(snakemake) as log:
     raw = json.loads(open(snakemake.input.raw).read())
     extra = json.loads(open(snakemake.input.extra[0]).read()) if snakemake.input.extra else None
-    entry = publish(snakemake.params.store_dir, snakemake.wildcards.benchmark, snakemake.params.files, raw, extra)
+    entry = publish(snakemake.params.store_dir, snakemake.wildcards.benchmark, snakemake.params.files, raw, extra,
+                    records=snakemake.input.digests)
     log.info("published %s into %s: %s", snakemake.wildcards.benchmark, snakemake.params.store_dir, entry["tables"])
     with atomic_path(snakemake.output[0]) as tmp:
         tmp.write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n")

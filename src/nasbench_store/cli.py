@@ -43,6 +43,16 @@ def demo(args) -> None:
     print(f"\nThe demo stores are in {store}; query them with NASBENCHMARK_DIR={store}")
 
 
+def repair(args, snakemake_args) -> None:
+    root = _workflow_root()
+    base = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"), "--cores", str(args.cores)]
+    for targets in ([args.benchmark, "--forcerun", "tables_sqlite", "tables_parquet"], ["verify"]):
+        cmd = [*base, *targets, *snakemake_args]
+        print("+", " ".join(cmd), flush=True)
+        if subprocess.run(cmd, cwd=root).returncode:
+            raise SystemExit(1)
+
+
 def verify(args) -> None:
     problems = verify_store(args.store_dir, args.benchmarks or None)
     for p in problems:
@@ -70,8 +80,20 @@ def main(argv=None) -> None:
             p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
                            help=f"one or more of {', '.join(BENCHMARKS)} (default: every benchmark in the store)")
         p.set_defaults(func=func)
-    args = ap.parse_args(argv)
-    args.func(args)
+    p = sub.add_parser("repair", help="rebuild a benchmark's published files from its raw input, then verify",
+                       description="Rebuild BENCHMARK's tables from its raw input (no download), republish them "
+                                   "and verify the store. Options after BENCHMARK go to snakemake: give the "
+                                   "--configfile options you built with.")
+    p.add_argument("benchmark", metavar="BENCHMARK", choices=list(BENCHMARKS))
+    p.add_argument("--cores", type=int, default=2)
+    p.set_defaults(func=repair)
+    args, rest = ap.parse_known_args(argv)
+    if args.func is repair:
+        args.func(args, rest)
+    elif rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+    else:
+        args.func(args)
 
 
 if __name__ == "__main__":

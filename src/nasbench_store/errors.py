@@ -28,6 +28,10 @@ class UnsafePickleError(RawFormatError):
     """A pickle asked for a global or persistent id outside the allow-list; nothing was executed."""
 
 
+class IntegrityError(NasbenchStoreError):
+    """A built or published file is not the one its build recorded; the message says how to repair."""
+
+
 class ConfigError(NasbenchStoreError):
     """A config value is missing or invalid."""
 

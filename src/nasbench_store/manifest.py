@@ -15,16 +15,24 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import pyarrow.parquet as pq
 
 from . import __version__
 from .atomic import atomic_path
+from .errors import IntegrityError
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 FORMAT = 1
+READ_ONLY = 0o444
+
+
+def repair_command(benchmark: str) -> str:
+    """The one command that rebuilds a benchmark's published files from its raw input."""
+    return (f"nasbench-store repair {benchmark} (add the --configfile options you built with; it runs "
+            f"`snakemake {benchmark} --forcerun tables_sqlite tables_parquet`)")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
@@ -50,11 +58,45 @@ def raw_digest(path: str | Path) -> dict:
     return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
 
 
+def file_digest(path: str | Path) -> dict:
+    return {"sha256": sha256_file(path), "size": Path(path).stat().st_size}
+
+
+def record_digests(built: Iterable[str | Path], record: str | Path) -> dict:
+    """Record the digests of files a job just built, at the moment it built them.
+
+    Publishing compares the files with this record, so a build copy changed afterwards (for
+    example through its hard link in the store) is refused instead of republished as verified.
+    """
+    digests = {str(Path(p).resolve()): file_digest(p) for p in built}
+    with atomic_path(record) as tmp:
+        tmp.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    return digests
+
+
+def check_recorded(benchmark: str, files: Mapping[str, dict], built: Mapping[str, str | Path],
+                   records: Iterable[str | Path]) -> None:
+    """Raise IntegrityError naming every built file whose digest differs from its build's record."""
+    recorded: dict[str, dict] = {}
+    for record in records:
+        recorded.update(json.loads(Path(record).read_text()))
+    changed = []
+    for rel, path in built.items():
+        want = recorded.get(str(Path(path).resolve()))
+        if want != files[rel]:
+            was = "no digest was recorded for it" if want is None else f"recorded sha256 {want['sha256']}"
+            changed.append(f"{path} ({was}, now {files[rel]['sha256']})")
+    if changed:
+        raise IntegrityError(f"{benchmark}: refusing to publish built files that changed after the job that made "
+                             f"them (modified by hand, or through their hard link in the store): "
+                             f"{'; '.join(changed)}. Repair: {repair_command(benchmark)}")
+
+
 def benchmark_entry(files: Mapping[str, str | Path], raw: Mapping, extra: Mapping | None = None) -> dict:
     """Manifest entry for one benchmark: `files` maps store-relative names to built files."""
     entry = {"version": __version__, "raw": dict(raw), "files": {}, "tables": {}}
     for rel, built in sorted(files.items()):
-        entry["files"][rel] = {"sha256": sha256_file(built), "size": Path(built).stat().st_size}
+        entry["files"][rel] = file_digest(built)
         entry["tables"][rel] = table_rows(built)
     if extra:
         entry.update(extra)
@@ -78,22 +120,34 @@ def read_manifest(store_dir: str | Path) -> dict:
 
 
 def install(built: str | Path, final: str | Path) -> None:
-    """Put a built file at its final name atomically (hard link when possible, else copy)."""
+    """Put a built file at its final name atomically, read-only (hard link when possible, else copy).
+
+    The store file and the build copy then share one inode and one mode: no second copy on
+    disk, and a change to either is caught by the digest records (`check_recorded`).
+    """
     final = Path(final)
     if final.exists() and os.path.samefile(built, final):
+        os.chmod(final, READ_ONLY)
         return  # already this file (renaming a hard link onto itself would be a no-op that leaves the link)
     with atomic_path(final) as tmp:
         try:
             os.link(built, tmp)
         except OSError:  # another filesystem: copy
             shutil.copyfile(built, tmp)
+        os.chmod(tmp, READ_ONLY)
 
 
 def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Path], raw: Mapping,
-            extra: Mapping | None = None) -> dict:
-    """Install a benchmark's built files into the store and record them in the manifest."""
+            extra: Mapping | None = None, records: Iterable[str | Path] | None = None) -> dict:
+    """Install a benchmark's built files into the store and record them in the manifest.
+
+    With `records` (the digest records of the jobs that built the files), a file that changed
+    since its job is refused with IntegrityError, and nothing is installed.
+    """
     store_dir = Path(store_dir)
     entry = benchmark_entry(files, raw, extra)
+    if records is not None:
+        check_recorded(benchmark, entry["files"], files, records)
     with store_lock(store_dir):
         for rel, built in files.items():
             install(built, store_dir / rel)
@@ -108,7 +162,9 @@ def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Pat
 def write_manifest(store_dir: Path, manifest: dict) -> None:
     with atomic_path(store_dir / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        os.chmod(tmp, READ_ONLY)
     lines = sorted(f"{info['sha256']}  {rel}\n" for entry in manifest["benchmarks"].values()
                    for rel, info in entry["files"].items())
     with atomic_path(store_dir / SUMS) as tmp:
-        tmp.write_text("".join(sorted(lines, key=lambda l: l[66:])))
+        tmp.write_text("".join(sorted(lines, key=lambda line: line[66:])))
+        os.chmod(tmp, READ_ONLY)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .manifest import MANIFEST, SUMS, read_manifest, sha256_file, table_rows
+from .manifest import MANIFEST, SUMS, read_manifest, repair_command, sha256_file, table_rows
 from .registry import BENCHMARKS, get
 
 
@@ -55,14 +55,17 @@ def _check_entry(store_dir: Path, name: str, entry: dict) -> list[str]:
     for rel, info in entry["files"].items():
         path = store_dir / rel
         if not path.exists():
-            problems.append(f"{name}: {path} is missing")
+            problems.append(f"{name}: {path} is missing; repair: {repair_command(name)}")
             continue
         if path.stat().st_size != info["size"] or sha256_file(path) != info["sha256"]:
-            problems.append(f"{name}: {path} does not match its sha256 in {SUMS} (modified or corrupt; rebuild it)")
+            problems.append(f"{name}: {path} does not match its sha256 in {SUMS} (modified or corrupt); "
+                            f"repair: {repair_command(name)}")
             continue
         rows = table_rows(path)
         if rows != entry["tables"][rel]:
-            problems.append(f"{name}: {path} has rows {rows}, the manifest says {entry['tables'][rel]}")
+            problems.append(f"{name}: {path} has rows {rows}, the manifest says {entry['tables'][rel]}; "
+                            f"repair: {repair_command(name)}")
     if problems:
         return problems
-    return [f"{name}: {p}" for p in get(name).check(store_dir, entry)]
+    problems = get(name).check(store_dir, entry)
+    return [f"{name}: {p}" for p in problems] + ([f"{name}: repair: {repair_command(name)}"] if problems else [])

@@ -40,19 +40,28 @@ def raw_filename(source: dict) -> str:
 
 
 def stale_publications(store_dir: Path, work_dir: Path) -> list[str]:
-    """Remove publication stamps whose files are gone from the store, so Snakemake republishes them.
+    """Remove publication stamps that the store no longer matches, so Snakemake republishes them.
 
     Published files are installed by the publish step rather than declared as outputs (Snakemake
     deletes a job's outputs before running it, which would take the store away from readers
-    during a rebuild); this check is what still makes a deleted store file trigger a rebuild.
+    during a rebuild); this check is what still makes a store file, `manifest.json` or
+    `SHA256SUMS` deleted by hand (or a manifest entry that differs from what was published)
+    trigger a republish. Cheap: sizes and the manifest, no hashing.
     """
+    try:
+        manifest = json.loads((store_dir / "manifest.json").read_text())["benchmarks"]
+        sums = (store_dir / "SHA256SUMS").read_text()
+    except (ValueError, KeyError, TypeError, OSError):
+        manifest, sums = {}, ""
     removed = []
     for stamp in sorted((work_dir / "published").glob("*.json")):
         try:
             entry = json.loads(stamp.read_text())
-            intact = all((store_dir / rel).is_file() and (store_dir / rel).stat().st_size == info["size"]
-                         for rel, info in entry["files"].items())
-        except (ValueError, KeyError, OSError):
+            intact = manifest.get(stamp.stem) == entry and all(
+                (store_dir / rel).is_file() and (store_dir / rel).stat().st_size == info["size"]
+                and f"{info['sha256']}  {rel}\n" in sums
+                for rel, info in entry["files"].items())
+        except (ValueError, KeyError, TypeError, OSError):
             intact = False
         if not intact:
             stamp.unlink(missing_ok=True)
