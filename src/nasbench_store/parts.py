@@ -1,4 +1,4 @@
-"""The parts layer shared by every benchmark's conversion (docs/architecture.md, "Parts").
+"""The parts layer shared by every benchmark's conversion (docs/architecture.md#the-parts-layer).
 
 A conversion runs as parallel jobs, each writing one Parquet *part*; an assembly step then
 turns the parts, in job order, into NNI's tables. What is the same for every benchmark lives

@@ -1,8 +1,8 @@
 """The benchmarks this project builds and queries: one entry each, everything else derives from it.
 
 An entry names a benchmark and its NNI query function; the rest follows from conventions that
-every benchmark subpackage `nasbench_store.<name>` keeps (docs/architecture.md, "Adding a
-benchmark"): `schema.MODELS` (NNI's config, trial and intermediate models, in that order),
+every benchmark subpackage `nasbench_store.<name>` keeps (docs/architecture.md#adding-a-benchmark):
+`schema.MODELS` (NNI's config, trial and intermediate models, in that order),
 `convert.write_store`, `query.<query function>` and `query.sample`, `checks.check`. The store
 holds `<name>.db` and `<name>/<table>.parquet`. Subpackages are imported on first use, so the
 workflow's parse time does not pay for the readers of benchmarks it does not build.

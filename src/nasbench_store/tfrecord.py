@@ -2,6 +2,8 @@
 
 Both CRCs are checked on every record. Records are read from a memory map, so memory stays flat
 whatever the file size, and a byte range can be read on its own (one shard per job).
+
+Format: docs/formats.md#nb101-tfrecord-framing.
 """
 from __future__ import annotations
 

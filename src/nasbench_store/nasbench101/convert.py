@@ -2,10 +2,13 @@
 
 `convert_shard` reads the records that start in its byte range (one Snakemake job each), checks
 every record (CRCs, payload, protobuf, recomputed graph hash), turns each new cell into NNI's arch
-JSON, and writes a Parquet part whose row groups are buckets of module-hash prefixes. `iter_tables` then walks bucket by bucket across all
-parts, so memory holds one bucket at a time, and emits rows in (hash, epochs, file order) with
+JSON, and writes a Parquet part whose row groups are buckets of module-hash prefixes. `iter_tables`
+then walks bucket by bucket across all parts, so memory holds one bucket at a time, and emits rows
+in (hash, epochs, file order) with
 ids that depend only on the raw file: NNI's order (the reference cell's 108-epoch config is id 4
 in a sorted full file) whatever the shard count.
+
+Format: docs/formats.md#nb101-tables.
 """
 from __future__ import annotations
 

@@ -2,9 +2,12 @@
 
 `hash_module` reproduces nasbench's `graph_util.hash_module` bit for bit (its md5 strings are the
 keys of the raw release), so any isomorphic labelled DAG gets the same hash.
+
+Format: docs/formats.md#nb101-graph-hash.
 """
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 try:  # CPython's built-in md5 is about twice as fast as OpenSSL's for these short strings
@@ -27,10 +30,14 @@ MAX_EDGES = 9
 Matrix = Sequence[Sequence[int]]
 
 
-try:  # the same hash in C (built with the package when a compiler is present): ~50x faster
-    from ._graphhash import hash_cell as _hash_cell_c
-except ImportError:  # pragma: no cover - installs without a compiler
-    _hash_cell_c = None
+_hash_cell_c = None
+if os.environ.get("NASBENCH_PURE_PYTHON", "") in ("", "0"):  # set to 1: the fallback even where C is built
+    try:  # the same hash in C (built with the package when a compiler is present): ~50x faster
+        from ._graphhash import hash_cell as _hash_cell_c
+    except ImportError:  # pragma: no cover - installs without a compiler
+        pass
+# Which hash_module / hash_adjacency run, decided once above: "c" (the extension) or "python" (hash_module_py).
+HASH_IMPLEMENTATION = "python" if _hash_cell_c is None else "c"
 
 
 def hash_module(matrix: Matrix, labels: Sequence[int]) -> str:

@@ -3,6 +3,8 @@
 `parse_record` is the hot loop of the conversion (5 million calls), so the protobuf has a fast
 path for the exact layout nasbench wrote (three EvaluationData of five doubles, then params and
 total_time), checked tag by tag; anything else goes through the protobuf runtime.
+
+Format: docs/formats.md#nb101-record-payload.
 """
 from __future__ import annotations
 

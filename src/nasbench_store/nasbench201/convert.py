@@ -9,6 +9,8 @@ how many jobs converted it. Configs are NNI's: every meta arch × {12, 200} × 4
 
 Mapping (NNI's db_gen): valid/test/ori_test come from the eval sets in SPLITS at epoch E-1,
 training_time = train_times[E-1] × E, latency = latency[0], NaN losses become NULL.
+
+Format: docs/formats.md#nb201-tables.
 """
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ per architecture (an OrderedDict hp '12'/'200' -> ArchState, protocol 4). Each f
 own, so jobs can split the architectures between them. Every tar member passes the shared member
 check of `nasbench_store.safety.archives` before anything is read, and every file's pickle is loaded
 by `nasbench_store.safety.unpickler`. Decompressed sizes are capped.
+
+Format: docs/formats.md#nats-tss-archive.
 """
 from __future__ import annotations
 

@@ -19,6 +19,8 @@ at C speed while one architecture is alive at a time:
   slots get an inert tombstone. A later record that fetches one is caught by the tombstone's
   reference count; the LONG_BINGET-shaped byte patterns in that record (a superset of its real
   fetches) then say which earlier records to re-parse, and the entries they restore stay pinned.
+
+Format: docs/formats.md#nb201-legacy-torch-file.
 """
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ The whole central directory is checked when the archive is opened, before any ca
 anything, by the shared member check of `nasbench_store.safety.archives` (plus a total size cap
 and no duplicate names). Members are then streamed straight out of the zip; nothing is unpacked
 to disk.
+
+Format: docs/formats.md#nds-archive.
 """
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ A part is one Parquet file with one row per trial in NNI's order (a reruns file'
 as list columns. `NdsAssembly` walks the parts in NNI's file order, gives identical configs one
 shared id (NNI's get_or_create, across files) and numbers trials and epochs consecutively, so the ids
 depend only on the input, never on how many jobs ran.
+
+Format: docs/formats.md#nds-tables.
 """
 from __future__ import annotations
 

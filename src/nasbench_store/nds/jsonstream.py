@@ -5,6 +5,8 @@ decoder parses the values (it accepts the bare `NaN`/`Infinity` tokens the files
 module walks the punctuation around them and refills a bounded text buffer. Given the keys a
 caller needs, it also steps over the other keys' number lists (the per-iteration logs, most of a
 file's bytes) with a regex instead of building millions of floats nobody reads.
+
+Format: docs/formats.md#nds-sweep-files.
 """
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Pure functions: a bad record raises `RecordError` saying which key is wrong; the converter adds
 the file name, record index and byte offset.
+
+Format: docs/formats.md#nds-job-record.
 """
 from __future__ import annotations
 

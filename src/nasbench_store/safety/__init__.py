@@ -12,4 +12,6 @@
 
 Other raw formats (NAS-Bench-101's TFRecord of JSON and protobuf, NDS's JSON) are parsed as plain
 data by code that builds nothing but numbers, strings and containers: they need no boundary.
+
+Format: docs/formats.md#safety-rules.
 """
