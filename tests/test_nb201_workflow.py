@@ -1,21 +1,22 @@
 """The real Snakemake workflow on NB201 fixtures: .pth and NATS archive give the same store; hostile input publishes nothing."""
 from __future__ import annotations
 
+import io
 import json
+import os
 import pickle
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
+from helpers import store_bytes
 
+from nasbench_store.errors import UnsafePickleError
 from nasbench_store.nasbench201 import synthetic as fx
+from nasbench_store.nasbench201.nats import NatsArchive
 
-from test_workflow_nb101 import store_bytes
-
-INCLUDED = 'include: "rules/nasbench201.smk"' in (Path(__file__).resolve().parents[1] / "Snakefile").read_text()
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not INCLUDED, reason='the Snakefile does not include "rules/nasbench201.smk" yet')]
+pytestmark = pytest.mark.slow
 NUM_ARCHS, SEED, CHOSEN = 6, 3, [0, 1, 2, 5]
 NB201_FILES = ["nasbench201.db", "nasbench201/nb201intermediatestats.parquet",
                "nasbench201/nb201trialconfig.parquet", "nasbench201/nb201trialstats.parquet"]
@@ -86,3 +87,63 @@ def test_truncated_nats_member_fails_naming_it(workflow, tmp_path):
     out = wf.run()
     assert out.returncode != 0 and "000002.pickle.pbz2" in out.output and "truncated" in out.output
     assert not (wf.store / "nasbench201.db").exists()
+
+
+def test_extracted_nats_directory_builds_the_same_store_as_its_tar(workflow, tmp_path):
+    tar = fx.write_nats_tss_archive(tmp_path / "NATS-tss-v1_0-3ffb9-simple.tar", NUM_ARCHS, SEED, CHOSEN)
+    extracted = tmp_path / "extracted"
+    with tarfile.open(tar) as tf:
+        tf.extractall(extracted, filter="data")
+    directory = extracted / "NATS-tss-v1_0-3ffb9-simple"
+    a = workflow("tar", **nb201_config(tar, jobs=3))
+    b = workflow("dir", **nb201_config(directory, jobs=2))
+    a.run().check()
+    out = b.run().check().output
+    assert out.count("rule nb201_part:") == 2
+    sa, sb = store_bytes(a.store), store_bytes(b.store)
+    assert {k: sa[k] for k in NB201_FILES} == {k: sb[k] for k in NB201_FILES}
+    raw = json.loads((b.store / "manifest.json").read_text())["benchmarks"]["nasbench201"]["raw"]
+    listing = subprocess.run("find . -type f | cut -c3- | LC_ALL=C sort | xargs sha256sum | sha256sum",
+                             shell=True, cwd=directory, capture_output=True, text=True, check=True).stdout.split()[0]
+    files = sorted(directory.iterdir())
+    assert raw == {"file": directory.name, "kind": "directory", "files": len(files), "sha256": listing,
+                   "size": sum(f.stat().st_size for f in files)}
+    b.run("verify").check()
+    # the same tree elsewhere has the same digest; a changed file changes it and rebuilds
+    assert "Nothing to be done" in b.run().check().output
+
+
+@pytest.mark.parametrize("damage", ["symlink", "nested", "fifo"])
+def test_nats_directory_with_links_nested_copies_or_special_files_is_refused(workflow, tmp_path, damage):
+    directory = fx.write_nats_tss_archive(tmp_path / "NATS-tss-v1_0-3ffb9-simple", NUM_ARCHS, SEED, CHOSEN)
+    if damage == "symlink":
+        (directory / "000001.pickle.pbz2").unlink()
+        (directory / "000001.pickle.pbz2").symlink_to(directory / "000000.pickle.pbz2")
+        expected = "'000001.pickle.pbz2': a symbolic or hard link"
+    elif damage == "nested":
+        (directory / "sub").mkdir()
+        (directory / "sub" / "000001.pickle.pbz2").write_bytes((directory / "000000.pickle.pbz2").read_bytes())
+        expected = "'sub/000001.pickle.pbz2' is in a subdirectory"
+    else:
+        os.mkfifo(directory / "notes")
+        expected = "'notes': not a regular file or directory"
+    out = workflow(**nb201_config(directory, jobs=2)).run()
+    assert out.returncode != 0 and expected in out.output, out.output[-3000:]
+    assert not (tmp_path / "run" / "store" / "nasbench201.db").exists()
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("NATS-tss-v1_0-3ffb9-simple/sub/000000.pickle.pbz2", "is not <directory>/<name>.pickle.pbz2"),
+    ("other/000000.pickle.pbz2", "000000.pickle.pbz2 appears twice"),
+    ("NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2", "000000.pickle.pbz2 appears twice"),
+])
+def test_nats_tar_with_a_second_copy_of_a_member_is_refused(tmp_path, name, expected):
+    tar = fx.write_nats_tss_archive(tmp_path / "NATS-tss-v1_0-3ffb9-simple.tar", NUM_ARCHS, SEED, CHOSEN)
+    with tarfile.open(tar) as tf:
+        data = tf.extractfile("NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2").read()
+    with tarfile.open(tar, "a") as tf:
+        copy = tarfile.TarInfo(name)
+        copy.size = len(data)
+        tf.addfile(copy, io.BytesIO(data))
+    with pytest.raises(UnsafePickleError, match=expected):
+        NatsArchive(tar)

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .atomic import atomic_path
 from .errors import IntegrityError
+from .safety.archives import directory_files
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -53,9 +54,27 @@ def table_rows(path: str | Path) -> dict[str, int]:
         return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
+# A directory source's files may each be as large as a release (NB101's is 2 GB); links are refused.
+MAX_TREE_FILE = 1 << 40
+
+
 def raw_digest(path: str | Path) -> dict:
+    """The manifest's record of a raw input: name, size, sha256 (of a file, or of a directory's tree).
+
+    A directory's sha256 is that of its `sha256sum` listing (`<file sha256>  <relative path>`
+    lines, sorted by path), so `(cd DIR && find . -type f | cut -c3- | LC_ALL=C sort | xargs
+    sha256sum) | sha256sum` reproduces it; the same files give the same digest wherever they lie.
+    """
     path = Path(path)
-    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+    if not path.is_dir():
+        return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+    listing = hashlib.sha256()
+    size = count = 0
+    for rel, file in directory_files(path, MAX_TREE_FILE):
+        listing.update(f"{sha256_file(file)}  {rel}\n".encode())
+        size += file.stat().st_size
+        count += 1
+    return {"file": path.name, "kind": "directory", "files": count, "size": size, "sha256": listing.hexdigest()}
 
 
 def file_digest(path: str | Path) -> dict:

@@ -17,11 +17,12 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
 from ..errors import RawFormatError, UnsafePickleError
-from ..safety.archives import tar_member_problem
+from ..safety.archives import directory_files, tar_member_problem
 from ..safety.unpickler import restricted_loads
 from .constants import HP_EPOCHS
 
 META_NAME = "meta.pickle.pbz2"
+_SUFFIX = ".pickle.pbz2"
 _ARCH_NAME = re.compile(r"(\d{6})\.pickle\.pbz2")
 MAX_DECOMPRESSED = 256 << 20
 _HINT = "the NATS-tss archive is damaged or incomplete; download NATS-tss-v1_0-3ffb9-simple.tar again"
@@ -37,7 +38,7 @@ class NatsArchive:
         self._tar: tarfile.TarFile | None = None
         self._members: dict[str, object] = {}
         if self.path.is_dir():
-            self._members = {p.name: p for p in self.path.rglob("*.pickle.pbz2") if p.is_file()}
+            self._open_dir()
         else:
             self._open_tar()
         if META_NAME not in self._members:
@@ -58,14 +59,42 @@ class NatsArchive:
             members = self._tar.getmembers()
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise RawFormatError(self.path, None, f"not a readable tar archive ({exc})", _HINT) from None
+        tops = set()
         for member in members:
             # Members are read whole; a bz2 file larger than its own decompression cap is no genuine one.
             problem = tar_member_problem(member, MAX_DECOMPRESSED)
             if problem:
                 raise UnsafePickleError(self.path, member.offset, f"refusing tar member {member.name!r}: {problem}",
                                         _HINT_HOSTILE)
-            if member.isfile():
-                self._members[PurePosixPath(member.name).name] = member
+            parts = PurePosixPath(member.name).parts
+            tops.add(parts[0])
+            if member.isfile() and member.name.endswith(_SUFFIX):
+                if len(parts) != 2:
+                    raise UnsafePickleError(self.path, member.offset, f"tar member {member.name!r} is not "
+                                            f"<directory>/<name>{_SUFFIX}", _HINT_HOSTILE)
+                self._add(parts[1], member, member.offset)
+        if len(tops) > 1:
+            raise UnsafePickleError(self.path, None, f"the tar holds several top-level entries {sorted(tops)[:4]}, "
+                                    "not one NATS-tss directory", _HINT_HOSTILE)
+
+    def _open_dir(self) -> None:
+        """The extracted archive: the `*.pickle.pbz2` files directly in the directory, no links."""
+        try:
+            files = directory_files(self.path, MAX_DECOMPRESSED)
+        except ValueError as exc:
+            raise UnsafePickleError(self.path, None, str(exc), "a genuine NATS-tss directory holds regular files "
+                                    "only; extract NATS-tss-v1_0-3ffb9-simple.tar again") from None
+        for rel, path in files:
+            if rel.endswith(_SUFFIX):
+                if "/" in rel:
+                    raise UnsafePickleError(self.path, None, f"{rel!r} is in a subdirectory; the NATS-tss files "
+                                            "are directly in the archive's directory", _HINT)
+                self._add(rel, path, None)
+
+    def _add(self, name: str, member, offset: int | None) -> None:
+        if name in self._members:
+            raise UnsafePickleError(self.path, offset, f"{name} appears twice in the archive", _HINT_HOSTILE)
+        self._members[name] = member
 
     def __enter__(self) -> "NatsArchive":
         return self

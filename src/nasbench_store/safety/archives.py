@@ -1,4 +1,5 @@
-"""The one member check for untrusted archives (NDS's zip, NATS's tar), run before anything is read.
+"""The one member check for untrusted archives (NDS's zip, NATS's tar, an extracted NATS directory),
+run before anything is read.
 
 Readers stream members and never unpack an archive, but a member is refused all the same if
 unpacking it could write outside the target directory (backslash, NUL, absolute path, drive
@@ -9,10 +10,11 @@ A genuine release has none of these, so refusing costs nothing.
 from __future__ import annotations
 
 import enum
+import os
 import stat
 import tarfile
 import zipfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 # A real NDS sweep file is JSON numbers, which deflate ~3:1; tiny members may compress absurdly
 # well without being a threat.
@@ -76,3 +78,41 @@ def tar_member_problem(member: tarfile.TarInfo, max_size: int) -> str | None:
     else:
         kind = Kind.OTHER
     return member_problem(member.name, kind, member.size, max_size)
+
+
+def directory_problem(entry: os.DirEntry, rel: str, max_size: int) -> str | None:
+    """`member_problem` of an entry of a directory source; links are not followed, and are refused."""
+    st = entry.stat(follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):
+        kind = Kind.LINK
+    elif stat.S_ISDIR(st.st_mode):
+        kind = Kind.DIRECTORY
+    elif stat.S_ISREG(st.st_mode):
+        kind = Kind.FILE
+    else:
+        kind = Kind.OTHER
+    return member_problem(rel, kind, st.st_size, max_size)
+
+
+def directory_files(root: str | Path, max_size: int) -> list[tuple[str, Path]]:
+    """Every regular file under `root` as (relative POSIX path, path), sorted by relative path.
+
+    Raises ValueError naming the first entry `directory_problem` refuses (a symbolic link, a
+    device or FIFO, a file over `max_size`): a directory source is checked like an archive.
+    """
+    root = Path(root)
+    files = []
+    pending = [(root, "")]
+    while pending:
+        directory, prefix = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                rel = f"{prefix}{entry.name}"
+                problem = directory_problem(entry, rel, max_size)
+                if problem:
+                    raise ValueError(f"refusing {rel!r}: {problem}")
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((Path(entry.path), f"{rel}/"))
+                else:
+                    files.append((rel, Path(entry.path)))
+    return sorted(files)
