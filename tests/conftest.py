@@ -1,51 +1,23 @@
-"""Shared test fixtures: generated raw files and a runner for the real Snakemake workflow."""
+"""Shared test fixtures (generated raw files, a runner for the real Snakemake workflow) and the
+session header; what the test files import is in the helpers package (tests/helpers/)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+from helpers import REQUIRE_SWITCHES, Workflow, switch_on
 
 
-@dataclass
-class WorkflowRun:
-    returncode: int
-    output: str
-
-    def check(self) -> "WorkflowRun":
-        assert self.returncode == 0, self.output[-6000:]
-        return self
-
-
-class Workflow:
-    """The repository's Snakefile, run for real in its own working directory with a test config."""
-
-    def __init__(self, workdir: Path, config: dict):
-        self.workdir = workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.config = config
-        self.store = Path(config["store_dir"])
-
-    def write_config(self) -> Path:
-        path = self.workdir / "test-config.yaml"
-        path.write_text(yaml.safe_dump(self.config))
-        return path
-
-    def command(self, *args: str, cores: int = 2) -> list[str]:
-        return [*SNAKEMAKE, *args, "--snakefile", str(REPO / "Snakefile"), "--directory", str(self.workdir),
-                "--cores", str(cores), "--configfile", str(self.write_config())]
-
-    def run(self, *args: str, cores: int = 2, env: dict | None = None, timeout: float = 600) -> WorkflowRun:
-        proc = subprocess.run(self.command(*args, cores=cores), capture_output=True, text=True,
-                              env={**os.environ, **(env or {})}, timeout=timeout)
-        return WorkflowRun(proc.returncode, proc.stdout + proc.stderr)
+def pytest_report_header(config):
+    """Which graph hash runs (the C extension or the pure-Python fallback) and which skips would fail."""
+    try:
+        from nasbench_store.nasbench101.graph import HASH_IMPLEMENTATION as implementation
+    except Exception as exc:  # the tests that import it report it; the header must not stop the session
+        implementation = f"unknown ({type(exc).__name__}: {exc})"
+    required = [name for name in REQUIRE_SWITCHES if switch_on(name)]
+    return [f"nasbench_store graph hash: {implementation}",
+            f"required, failing instead of skipping: {', '.join(required) or 'nothing'}"]
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow
 import pyarrow.parquet as pq
+from helpers import Workflow
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "data" / "store-digests.json"
@@ -101,8 +102,6 @@ def build_configs(raw: dict[str, Path], base: Path) -> dict[str, dict]:
 
 
 def build_and_digest(base: Path) -> dict[str, dict]:
-    sys.path.insert(0, str(HERE))
-    from conftest import Workflow
     raw = raw_files(base / "raw")
     out = {}
     for name, config in build_configs(raw, base).items():

@@ -1,11 +1,10 @@
 """The conda environment of the rules lists the same packages, with the same lower bounds, as pyproject."""
 import re
 import tomllib
-from pathlib import Path
 
 import yaml
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"snakemake": "snakemake-minimal"}
 
 

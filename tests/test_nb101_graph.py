@@ -1,5 +1,11 @@
 """NB101 graph hash, pruning and domain checks against the reference's test vectors."""
+import importlib.util
+import os
+import subprocess
+import sys
+
 import pytest
+from helpers import require_or_skip
 
 from nasbench_store.errors import QueryError
 from nasbench_store.nasbench101 import graph
@@ -82,21 +88,47 @@ def test_enumeration_matches_nasbench_counts():
     assert all(graph.spec_hash(c.matrix, c.ops) == c.module_hash for c in cells[:200])
 
 
+def c_hash_cell():
+    """The C extension's hash_cell itself, whichever implementation graph.py chose."""
+    try:
+        from nasbench_store.nasbench101._graphhash import hash_cell
+    except ImportError:
+        require_or_skip("NASBENCH_REQUIRE_CEXT", "the C graph-hash extension was not built (no compiler at install time)")
+    return hash_cell
+
+
 def test_c_hash_equals_the_python_hash():
     import random
-    if graph._hash_cell_c is None:
-        pytest.skip("the C extension was not built (no compiler at install time)")
+    hash_cell = c_hash_cell()
+
+    def c_hash(matrix, labels):
+        return hash_cell("".join("1" if b else "0" for row in matrix for b in row), labels)
+
     cells = canonical_cells(5)
     for cell in cells:
         labels = graph.labels_of(cell.ops)
-        assert graph.hash_module(cell.matrix, labels) == graph.hash_module_py(cell.matrix, labels) == cell.module_hash
+        assert c_hash(cell.matrix, labels) == graph.hash_module_py(cell.matrix, labels) == cell.module_hash
     rng = random.Random(5)
     for _ in range(300):  # arbitrary (also non-DAG, unpruned) matrices and labels hash the same way too
         n = rng.randrange(1, 12)
         matrix = [[rng.random() < 0.3 for _ in range(n)] for _ in range(n)]
         labels = [rng.randrange(-1000, 1000) for _ in range(n)]
-        assert graph.hash_module(matrix, labels) == graph.hash_module_py(matrix, labels)
+        assert c_hash(matrix, labels) == graph.hash_module_py(matrix, labels)
     with pytest.raises(ValueError, match="'0'/'1'"):
-        graph.hash_adjacency("0120", [-1, -2])
+        hash_cell("0120", [-1, -2])
     with pytest.raises(ValueError, match="does not match"):
-        graph.hash_adjacency("010", [-1, -2])
+        hash_cell("010", [-1, -2])
+
+
+def test_nasbench_pure_python_forces_the_fallback():
+    """HASH_IMPLEMENTATION is decided at import: "c" when the extension is built, "python" when it is
+    not or NASBENCH_PURE_PYTHON=1; either gives the reference hash."""
+    code = ("from nasbench_store.nasbench101 import graph, synthetic as s; print(graph.HASH_IMPLEMENTATION, "
+            "graph.hash_adjacency(s.REFERENCE_ADJACENCY, graph.labels_of(s.REFERENCE_OPS)))")
+    env = {k: v for k, v in os.environ.items() if k != "NASBENCH_PURE_PYTHON"}
+    built = importlib.util.find_spec("nasbench_store.nasbench101._graphhash") is not None
+    for pure, expected in (("1", "python"), ("0", "c" if built else "python"), (None, "c" if built else "python")):
+        run_env = env if pure is None else {**env, "NASBENCH_PURE_PYTHON": pure}
+        proc = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split() == [expected, REFERENCE_HASH], pure

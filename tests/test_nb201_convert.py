@@ -8,22 +8,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers.nb201 import build
 
 from nasbench_store.errors import RawFormatError
 from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.constants import DATASETS
 from nasbench_store.nasbench201.space import parse_arch_str
-from nasbench_store.nasbench201.convert import convert, convert_part, write_store
+from nasbench_store.nasbench201.convert import convert_part, write_store
 
 TABLES = ("nb201trialconfig", "nb201trialstats", "nb201intermediatestats")
 NUM_ARCHS, SEED, CHOSEN = 6, 5, [0, 1, 2, 4]
-
-
-def build(tmp: Path, raw: Path, name: str = "store", count: int = 1) -> tuple[Path, dict]:
-    """Convert `raw` (in `count` jobs) into tmp/name/{nasbench201.db, *.parquet}."""
-    out = tmp / name
-    counts = convert(raw, out / "nasbench201.db", out, jobs=range(count), count=count, work_dir=tmp)
-    return out, counts
 
 
 def raw_records(path: Path) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers.nb201 import build
 from peewee import fn
 from playhouse.shortcuts import model_to_dict
 
@@ -11,8 +12,6 @@ from nasbench_store.nasbench201 import (Nb201IntermediateStats, Nb201TrialConfig
 from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.space import parse_arch_str
 from nasbench_store.nasbench201.schema import db as nb201_db
-
-from test_nb201_convert import build
 
 ARCH0 = parse_arch_str(fx.REFERENCE_ARCHS[0])
 

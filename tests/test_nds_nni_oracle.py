@@ -10,33 +10,27 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.nds import build
+from nni_oracle.oracle import key_orders, nni_python, run_in_nni, run_nni, run_ours, sha256, without_our_extras
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "nni_oracle"))
-from oracle import key_orders, nni_python, run_nni, run_ours, sha256, without_our_extras  # noqa: E402
-from test_nds_convert import build  # noqa: E402
-
-from nasbench_store.nds import query_nds_trial_stats  # noqa: E402
-from nasbench_store.nds.synthetic import write_nds_zip  # noqa: E402
+from nasbench_store.nds import query_nds_trial_stats
+from nasbench_store.nds.synthetic import write_nds_zip
 
 TABLES = ("ndstrialconfig", "ndstrialstats", "ndsintermediatestats")
 DB_GEN = """
 import sys
-from pathlib import Path
-sys.path.insert(0, sys.argv[1])
 from run_nni_query import load_nni_benchmark
 from playhouse.sqlite_ext import SqliteExtDatabase
 nds = load_nni_benchmark("nds")
 from nni.nas.benchmark.nds import db_gen
-db = SqliteExtDatabase(sys.argv[3], autoconnect=True)
+db = SqliteExtDatabase(sys.argv[2], autoconnect=True)
 nds.schema.proxy.initialize(db)
 db_gen.load_benchmark = lambda name: db
-sys.argv = ["db_gen", sys.argv[2]]
+sys.argv = ["db_gen", sys.argv[1]]
 db_gen.main()
 """
 
@@ -44,16 +38,14 @@ db_gen.main()
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
     """(our store dir, NNI's database) converted from one fixture archive."""
-    python = nni_python()
+    nni_python()  # skip before building the store
     tmp = tmp_path_factory.mktemp("nds-oracle")
     archive = write_nds_zip(tmp / "data.zip", records_per_file=6, max_ep=4, seed=11)
     ours, _ = build(tmp, archive)
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(tmp / "extracted")
     nni_db = tmp / "nni.db"
-    proc = subprocess.run([str(python), "-c", DB_GEN, str(Path(__file__).parent / "nni_oracle"),
-                           str(tmp / "extracted" / "nds_data"), str(nni_db)], capture_output=True, text=True,
-                          timeout=300)
+    proc = run_in_nni(["-c", DB_GEN, str(tmp / "extracted" / "nds_data"), str(nni_db)])
     assert proc.returncode == 0, proc.stderr[-4000:]
     return ours, nni_db
 

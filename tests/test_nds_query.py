@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from helpers.nds import BOTTLENECK_NET, build, hand_archive
 from playhouse.shortcuts import model_to_dict
 
 from nasbench_store.errors import QueryError, StoreNotFoundError
 from nasbench_store.nds import NdsIntermediateStats, NdsTrialConfig, NdsTrialStats, query_nds_trial_stats
 from nasbench_store.nds.schema import db as nds_db
-
-from test_nds_convert import BOTTLENECK_NET, build, hand_archive
 
 BASIC_SPEC = {"ws": [16, 24, 24, 40], "ss": [1, 1, 2, 2], "ds": [1, 12, 12, 12]}
 

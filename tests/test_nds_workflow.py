@@ -4,16 +4,13 @@ import subprocess
 import zipfile
 
 import pytest
-from conftest import REPO
-from test_workflow_nb101 import store_bytes
+from helpers import store_bytes
 
 from nasbench_store.nds import query_nds_trial_stats
 from nasbench_store.nds.constants import SWEEP_FILES
 from nasbench_store.nds.synthetic import write_nds_zip
 
-INCLUDED = 'include: "rules/nds.smk"' in (REPO / "Snakefile").read_text()
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not INCLUDED, reason='the Snakefile does not include "rules/nds.smk" yet')]
+pytestmark = pytest.mark.slow
 TABLES = {"ndstrialconfig": 116, "ndstrialstats": 136, "ndsintermediatestats": 408}
 
 

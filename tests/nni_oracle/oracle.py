@@ -1,6 +1,7 @@
 """Test-side helpers for comparing this project's queries with NNI's own code (run in the NNI venv).
 
-The NNI venv is `$NNI_PYTHON`, else `<repo>/.venv-nni/bin/python`; tests skip when it is missing.
+The NNI venv is `$NNI_PYTHON`, else `<repo>/.venv-nni/bin/python`; tests skip when it is missing
+(fail with NASBENCH_REQUIRE_ORACLE=1).
 Make it with:
     python3 -m venv .venv-nni && .venv-nni/bin/pip install --no-deps -r tests/nni_oracle/requirements.txt
 """
@@ -13,26 +14,32 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import REPO, require_or_skip
 
-REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "run_nni_query.py"
 
 
 def nni_python() -> Path:
-    """The NNI venv's interpreter, or skip the calling test with how to make it."""
+    """The NNI venv's interpreter, or skip (fail with NASBENCH_REQUIRE_ORACLE) the calling test with how to make it."""
     path = Path(os.environ.get("NNI_PYTHON") or REPO / ".venv-nni" / "bin" / "python")
     if not path.exists():
-        pytest.skip(f"NNI venv not found at {path} (set NNI_PYTHON, or: python3 -m venv .venv-nni && "
-                    f".venv-nni/bin/pip install --no-deps -r tests/nni_oracle/requirements.txt)")
+        require_or_skip("NASBENCH_REQUIRE_ORACLE",
+                        f"NNI venv not found at {path} (set NNI_PYTHON, or: python3 -m venv .venv-nni && "
+                        f".venv-nni/bin/pip install --no-deps -r tests/nni_oracle/requirements.txt)")
     return path
+
+
+def run_in_nni(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    """The NNI venv's interpreter run on `args`, with only this folder (the driver's) on its PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([str(nni_python()), *args], input=stdin, capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHONPATH": str(DRIVER.parent)})
 
 
 def run_nni(store: Path, benchmark: str, calls: list[dict], probes: list[dict] = ()) -> dict:
     """Run NNI's query function on every call (and the model probes) against `store`; the parsed output."""
     request = json.dumps({"calls": calls, "probes": list(probes)})
-    proc = subprocess.run([str(nni_python()), str(DRIVER), str(store), benchmark], input=request,
-                          capture_output=True, text=True, timeout=300,
-                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    proc = run_in_nni([str(DRIVER), str(store), benchmark], stdin=request)
     assert proc.returncode == 0, f"NNI driver failed:\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout)
 

@@ -10,18 +10,14 @@ operator, dataset or epoch count raises QueryError where NNI silently matches no
 from __future__ import annotations
 
 import itertools
-import sys
-from pathlib import Path
 
 import pytest
+from nni_oracle.oracle import check_mean_extras, mismatches, nni_python, results, run_both
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "nni_oracle"))
-from oracle import check_mean_extras, mismatches, nni_python, results, run_both  # noqa: E402
-
-from nasbench_store.nasbench201 import synthetic as fx  # noqa: E402
-from nasbench_store.nasbench201.space import parse_arch_str  # noqa: E402
-from nasbench_store.nasbench201.convert import convert  # noqa: E402
-from nasbench_store.nasbench201.query import query_nb201_trial_stats  # noqa: E402
+from nasbench_store.nasbench201 import synthetic as fx
+from nasbench_store.nasbench201.space import parse_arch_str
+from nasbench_store.nasbench201.convert import convert
+from nasbench_store.nasbench201.query import query_nb201_trial_stats
 
 NUM_ARCHS, SEED, TRAINED = 6, 5, [0, 1, 2, 4]
 ARCH_STRS = fx.arch_strings(NUM_ARCHS, SEED)

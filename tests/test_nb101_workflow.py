@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from helpers import store_bytes
+
 from nasbench_store import tfrecord
 from nasbench_store.nasbench101.synthetic import canonical_cells, write_tfrecord
 
@@ -17,11 +19,6 @@ pytestmark = pytest.mark.slow
 def nb101_config(raw, shards=3, **extra):
     return {"benchmarks": ["nasbench101"], "sources": {"nasbench101": {"path": str(raw)}},
             "nasbench101": {"shards": shards}, **extra}
-
-
-def store_bytes(store):
-    return {p.relative_to(store).as_posix(): p.read_bytes() for p in sorted(store.rglob("*"))
-            if p.is_file() and ".build" not in p.parts and p.name != ".lock"}
 
 
 def test_build_then_nothing_to_do_then_verify(workflow, nb101_raw):

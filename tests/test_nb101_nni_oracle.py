@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import sys
-from pathlib import Path
 
 import pytest
+from nni_oracle.oracle import check_mean_extras, mismatches, nni_python, results, run_both
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "nni_oracle"))
-from oracle import check_mean_extras, mismatches, nni_python, results, run_both  # noqa: E402
-
-from nasbench_store.nasbench101.query import query_nb101_trial_stats  # noqa: E402
+from nasbench_store.nasbench101.query import query_nb101_trial_stats
 
 REF = {"op1": "conv3x3-bn-relu", "op2": "maxpool3x3", "op3": "conv3x3-bn-relu", "op4": "conv3x3-bn-relu",
        "op5": "conv1x1-bn-relu", "input1": [0], "input2": [1], "input3": [2], "input4": [0],
