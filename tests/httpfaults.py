@@ -1,6 +1,7 @@
 """Real HTTP servers on 127.0.0.1 for download tests: scripted faults, and a Google Drive stand-in.
 
-`FaultServer` serves byte bodies with HTTP Range (and If-Range on its ETag) support; each GET of a path consumes the next
+`FaultServer` serves byte bodies with HTTP Range (and If-Range on its ETag) support; each GET of a
+path consumes the next
 scripted fault (a status, a connection dropped mid-body, a stall). `DriveStandIn` also answers
 `CONNECT` as an HTTPS proxy and terminates TLS for the Drive host names with a certificate from a
 throw-away CA, so gdown, talking to the real https://drive.google.com URLs, reaches it through
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import html
-import sys
 import re
 import socket
 import socketserver
 import ssl
 import subprocess
+import sys
 import threading
 import uuid
 from collections import deque
@@ -53,7 +54,7 @@ class Served:
 
     @property
     def etag(self) -> str:
-        return '"%s"' % hashlib.sha256(self.body).hexdigest()[:16]
+        return f'"{hashlib.sha256(self.body).hexdigest()[:16]}"'
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class FaultServer:
         self.httpd.handle_error = self._handle_error
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
 
-    def __enter__(self) -> "FaultServer":
+    def __enter__(self) -> FaultServer:
         self._thread.start()
         return self
 
@@ -113,7 +114,7 @@ class FaultServer:
         with self._lock:
             return served.faults.popleft() if served.faults else None
 
-    def route(self, h: "_Handler") -> None:
+    def route(self, h: _Handler) -> None:
         """Answer one GET; subclasses route other hosts first."""
         served = self.files.get(urlsplit(h.path).path)
         if served is None:
@@ -121,7 +122,7 @@ class FaultServer:
         send_body(h, served, self.next_fault(served), self.stopping)
 
 
-def send_body(h: "_Handler", served: Served, fault, stopping: threading.Event) -> None:
+def send_body(h: _Handler, served: Served, fault, stopping: threading.Event) -> None:
     """Send `served.body` (or the part a Range asks for) as `fault` dictates."""
     if isinstance(fault, Status):
         return h.reply(fault.code, f"scripted status {fault.code}".encode())

@@ -10,8 +10,8 @@ import random
 import shutil
 
 import pytest
-
 from httpfaults import DriveStandIn, Drop, Status, isolate_proxies
+
 from nasbench_store.fetch import DigestMismatchError, DriveRefusedError, FetchOptions, fetch
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI for a test CA")

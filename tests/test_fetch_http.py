@@ -6,8 +6,8 @@ import logging
 import random
 
 import pytest
-
 from httpfaults import Drop, FaultServer, Stall, Status, dead_url, isolate_proxies
+
 from nasbench_store.errors import ConfigError
 from nasbench_store.fetch import DigestMismatchError, DownloadError, FetchOptions, fetch
 

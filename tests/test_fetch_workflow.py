@@ -6,7 +6,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from httpfaults import Drop, FaultServer
 
 pytestmark = pytest.mark.slow
@@ -43,7 +42,7 @@ def test_wrong_sha256_fails_with_the_message_and_publishes_nothing(workflow, nb1
         run = wf.run("nasbench101", env=LOCAL_ONLY)
     assert run.returncode != 0
     actual = hashlib.sha256(body).hexdigest()
-    assert f"nasbench_full.tfrecord from http://127.0.0.1:" in run.output
+    assert "nasbench_full.tfrecord from http://127.0.0.1:" in run.output
     assert f"has sha256 {actual}, but the config expects {wrong}" in run.output
     assert "sources.nasbench101.sha256" in run.output
     raw_dir = Path(wf.config["raw_dir"])

@@ -7,8 +7,8 @@ import pytest
 from nasbench_store import tfrecord
 from nasbench_store.errors import RawFormatError
 from nasbench_store.nasbench101 import convert
-from nasbench_store.nasbench101.synthetic import REFERENCE_HASH, demo_cells, iter_payloads, write_tfrecord
 from nasbench_store.nasbench101.records import parse_record
+from nasbench_store.nasbench101.synthetic import REFERENCE_HASH, demo_cells, iter_payloads, write_tfrecord
 
 
 def tables(raw, parts_dir, shards):

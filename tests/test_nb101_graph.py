@@ -93,7 +93,8 @@ def c_hash_cell():
     try:
         from nasbench_store.nasbench101._graphhash import hash_cell
     except ImportError:
-        require_or_skip("NASBENCH_REQUIRE_CEXT", "the C graph-hash extension was not built (no compiler at install time)")
+        require_or_skip("NASBENCH_REQUIRE_CEXT",
+                        "the C graph-hash extension was not built (no compiler at install time)")
     return hash_cell
 
 

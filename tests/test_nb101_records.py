@@ -9,8 +9,8 @@ import pytest
 from nasbench_store import tfrecord
 from nasbench_store.errors import RawFormatError
 from nasbench_store.nasbench101 import records
-from nasbench_store.nasbench101.synthetic import demo_cells, metrics_bytes, record_payload, reference_cell
 from nasbench_store.nasbench101.metrics_pb import ModelMetrics
+from nasbench_store.nasbench101.synthetic import demo_cells, metrics_bytes, record_payload, reference_cell
 
 
 def test_crc_check_value_and_worked_header_example():

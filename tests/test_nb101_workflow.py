@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-
 from helpers import store_bytes
 
 from nasbench_store import tfrecord

@@ -13,8 +13,8 @@ from helpers.nb201 import build
 from nasbench_store.errors import RawFormatError
 from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.constants import DATASETS
-from nasbench_store.nasbench201.space import parse_arch_str
 from nasbench_store.nasbench201.convert import convert_part, write_store
+from nasbench_store.nasbench201.space import parse_arch_str
 
 TABLES = ("nb201trialconfig", "nb201trialstats", "nb201intermediatestats")
 NUM_ARCHS, SEED, CHOSEN = 6, 5, [0, 1, 2, 4]

@@ -15,9 +15,9 @@ import pytest
 from nni_oracle.oracle import check_mean_extras, mismatches, nni_python, results, run_both
 
 from nasbench_store.nasbench201 import synthetic as fx
-from nasbench_store.nasbench201.space import parse_arch_str
 from nasbench_store.nasbench201.convert import convert
 from nasbench_store.nasbench201.query import query_nb201_trial_stats
+from nasbench_store.nasbench201.space import parse_arch_str
 
 NUM_ARCHS, SEED, TRAINED = 6, 5, [0, 1, 2, 4]
 ARCH_STRS = fx.arch_strings(NUM_ARCHS, SEED)

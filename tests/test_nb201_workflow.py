@@ -1,4 +1,5 @@
-"""The real Snakemake workflow on NB201 fixtures: .pth and NATS archive give the same store; hostile input publishes nothing."""
+"""The real Snakemake workflow on NB201 fixtures: .pth, NATS archive and NATS directory give the same
+store; hostile input publishes nothing."""
 from __future__ import annotations
 
 import io

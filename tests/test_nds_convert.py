@@ -15,8 +15,8 @@ from nasbench_store.errors import RawFormatError
 from nasbench_store.nds.checks import check
 from nasbench_store.nds.constants import SWEEP_FILES, sweep_labels
 from nasbench_store.nds.convert import convert_sweep, write_store
-from nasbench_store.nds.synthetic import write_nds_zip, write_zip
 from nasbench_store.nds.mapping import RecordError, map_record
+from nasbench_store.nds.synthetic import write_nds_zip, write_zip
 
 
 def test_nas_cell_record_maps_as_nni_does_with_reduce_nodes_from_its_own_genotype():
@@ -123,7 +123,8 @@ def test_hand_values_in_sqlite_and_parquet(tmp_path):
 
 def test_sqlite_schema_is_nnis(tmp_path):
     out, _ = build(tmp_path, hand_archive(tmp_path / "data.zip"))
-    ddl = dict(rows(out / "nds.db", "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"))
+    ddl = dict(rows(out / "nds.db", "SELECT name, sql FROM sqlite_master "
+                                    "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"))
     assert ddl["ndstrialconfig"] == (
         'CREATE TABLE "ndstrialconfig" ("id" INTEGER NOT NULL PRIMARY KEY, "model_family" VARCHAR(20) NOT NULL, '
         '"model_spec" JSON NOT NULL, "cell_spec" JSON, "dataset" VARCHAR(15) NOT NULL, '

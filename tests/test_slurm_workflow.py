@@ -37,7 +37,8 @@ def slurm_unavailable() -> str | None:
         return "the SLURM controller did not answer in 30 s (.ci/slurm-up.sh)"
     states = proc.stdout.split()
     if proc.returncode != 0 or not any(s.rstrip("*~#") in {"idle", "mixed", "allocated"} for s in states):
-        return f"no usable SLURM node (sinfo rc={proc.returncode}: {(proc.stdout + proc.stderr).strip()!r}); .ci/slurm-up.sh"
+        output = (proc.stdout + proc.stderr).strip()
+        return f"no usable SLURM node (sinfo rc={proc.returncode}: {output!r}); .ci/slurm-up.sh"
     try:
         import snakemake_executor_plugin_slurm  # noqa: F401
     except ImportError:
@@ -102,7 +103,7 @@ def test_slurm_build_is_byte_identical_to_local_build(tmp_path, local_store, can
                  "--group-components", *(f"{g.split('=')[1]}=100" for g in groups)).check().output
     submitted = dict(SUBMITTED.findall(out))
     assert any("/group_nb101_shards_nb101_shard/" in log for log in submitted.values()), out[-4000:]
-    assert any("/rule_nb101_sqlite/" in log for log in submitted.values()), out[-4000:]
+    assert any("/rule_tables_sqlite/" in log for log in submitted.values()), out[-4000:]
     states = jobs_in(wf.workdir)
     assert {i: states[i][0] for i in submitted} == {i: "COMPLETED" for i in submitted}
     assert store_bytes(wf.store) == local_store
@@ -119,20 +120,20 @@ def test_job_killed_out_of_memory_is_reported_and_rerun_resumes(tmp_path, local_
     if not memory_enforced():
         pytest.skip("this cluster does not enforce memory limits (.ci/slurm-up.sh with MEMORY_LIMITS=none)")
     wf = demo_workflow(tmp_path)
-    out = wf.run("nasbench101", *SLURM_ARGS, "--set-resources", "nb101_sqlite:mem_mb=150").output
+    out = wf.run("nasbench101", *SLURM_ARGS, "--set-resources", "tables_sqlite:mem_mb=150").output
     # reported with the rule, the scheduler's verdict, the rule's log and the SLURM log
-    report = out[out.index("Error in rule nb101_sqlite:"):]
+    report = out[out.index("Error in rule tables_sqlite:"):]
     jobid = re.search(r"SLURM-job '(\d+)' failed, SLURM status is: 'OUT_OF_MEMORY'", report)
     assert jobid, report[:3000]
-    assert "nb101_sqlite.log" in report
-    assert f".snakemake/slurm_logs/rule_nb101_sqlite/{jobid.group(1)}.log" in report, report[:3000]
+    assert "tables_sqlite_nasbench101.log" in report
+    assert re.search(rf"\.snakemake/slurm_logs/rule_tables_sqlite/\S*{jobid.group(1)}\.log", report), report[:3000]
     assert "Exiting because a job execution failed" in out
     assert not (wf.store / "nasbench101.db").exists()
     shards = sorted(p.name for p in (tmp_path / "work" / "nasbench101" / "shards").iterdir())
     assert shards == [f"{i}-of-3.parquet" for i in range(3)]
 
     rerun = wf.run("nasbench101", *SLURM_ARGS).check().output
-    assert "rule nb101_sqlite:" in rerun and "rule nb101_shard:" not in rerun, rerun[-3000:]
+    assert "rule tables_sqlite:" in rerun and "rule nb101_shard:" not in rerun, rerun[-3000:]
     nb101 = {name: data for name, data in local_store.items() if name.startswith("nasbench101")}
     assert {name: data for name, data in store_bytes(wf.store).items() if name in nb101} == nb101
 

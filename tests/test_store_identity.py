@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from store_identity import GOLDEN, build_and_digest, versions
 
 pytestmark = pytest.mark.slow

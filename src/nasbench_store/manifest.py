@@ -14,8 +14,8 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import pyarrow.parquet as pq
 
@@ -50,7 +50,8 @@ def table_rows(path: str | Path) -> dict[str, int]:
     if path.suffix == ".parquet":
         return {path.stem: pq.ParquetFile(path).metadata.num_rows}
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
 
 

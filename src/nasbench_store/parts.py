@@ -11,8 +11,8 @@ its raw format and mapping a record to rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
-from typing import Iterable
 from pathlib import Path
-from typing import Sequence
 
 import peewee
 import pyarrow as pa
@@ -74,7 +73,7 @@ class ParquetTables:
         self._stack = ExitStack()
         self._writers: dict[str, pq.ParquetWriter] = {}
 
-    def __enter__(self) -> "ParquetTables":
+    def __enter__(self) -> ParquetTables:
         self.directory.mkdir(parents=True, exist_ok=True)
         for name, model in self.models.items():
             tmp = self._stack.enter_context(atomic_path(self.directory / f"{name}.parquet"))
@@ -102,7 +101,7 @@ class SqliteTables:
         self._conn: sqlite3.Connection | None = None
         self._index_sql: list[str] = []
 
-    def __enter__(self) -> "SqliteTables":
+    def __enter__(self) -> SqliteTables:
         tmp = self._atomic.__enter__()
         try:
             self._index_sql = create_tables(tmp, list(self.models.values()))

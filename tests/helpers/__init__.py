@@ -40,7 +40,7 @@ class WorkflowRun:
     returncode: int
     output: str
 
-    def check(self) -> "WorkflowRun":
+    def check(self) -> WorkflowRun:
         assert self.returncode == 0, self.output[-6000:]
         return self
 

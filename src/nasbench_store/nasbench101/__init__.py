@@ -1,7 +1,21 @@
 """NAS-Bench-101: NNI-compatible queries, peewee models, graph utilities and bulk tables."""
-from .graph import (AVAILABLE_OPS, CONV1X1_BN_RELU, CONV3X3_BN_RELU, INPUT, LABEL2ID, MAXPOOL3X3, OUTPUT,
-                    arch_to_spec, canonical_hash, hash_arch, hash_module, infer_num_vertices, prune,
-                    spec_hash, spec_to_arch)
+from .graph import (
+                    AVAILABLE_OPS,
+                    CONV1X1_BN_RELU,
+                    CONV3X3_BN_RELU,
+                    INPUT,
+                    LABEL2ID,
+                    MAXPOOL3X3,
+                    OUTPUT,
+                    arch_to_spec,
+                    canonical_hash,
+                    hash_arch,
+                    hash_module,
+                    infer_num_vertices,
+                    prune,
+                    spec_hash,
+                    spec_to_arch,
+)
 from .query import query_nb101_trial_stats
 from .schema import Nb101IntermediateStats, Nb101TrialConfig, Nb101TrialStats
 

@@ -8,7 +8,7 @@ Format: docs/formats.md#nb101-graph-hash.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 try:  # CPython's built-in md5 is about twice as fast as OpenSSL's for these short strings
     from _md5 import md5
@@ -121,7 +121,8 @@ def check_spec(matrix: Matrix, ops: Sequence[str]) -> None:
     if any(len(row) != n for row in matrix) or len(matrix) != n:
         raise QueryError(f"the adjacency matrix must be {n}x{n} to match {n} ops")
     if any(matrix[i][j] for i in range(n) for j in range(i + 1)):
-        raise QueryError("the adjacency matrix must be strictly upper-triangular (edges go from lower to higher vertices)")
+        raise QueryError("the adjacency matrix must be strictly upper-triangular "
+                         "(edges go from lower to higher vertices)")
     if n > MAX_VERTICES:
         raise QueryError(f"the cell has {n} vertices after pruning; NAS-Bench-101 allows at most {MAX_VERTICES}")
     edges = sum(map(sum, matrix))
@@ -178,7 +179,8 @@ def canonical_hash(arch: dict) -> str:
     """Prune, check, then hash: what a cell is stored under if it is in NAS-Bench-101 at all."""
     matrix, ops = arch_to_spec(arch)
     if any(matrix[i][j] for i in range(len(ops)) for j in range(i + 1)):  # prune needs a DAG in vertex order
-        raise QueryError("the arch lists an input that is not an earlier vertex; edges must go from lower to higher vertices")
+        raise QueryError("the arch lists an input that is not an earlier vertex; "
+                         "edges must go from lower to higher vertices")
     labels_of(ops)
     matrix, ops = prune(matrix, ops)
     check_spec(matrix, ops)

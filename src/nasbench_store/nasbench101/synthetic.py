@@ -12,8 +12,9 @@ import itertools
 import json
 import random
 import struct
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from ..atomic import atomic_path
 from ..tfrecord import frame

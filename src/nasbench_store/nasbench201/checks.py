@@ -7,7 +7,6 @@ from pathlib import Path
 from ..checks_common import sql_list, table_checks
 from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES
 
-
 _OPS_OK = " AND ".join(f"json_extract(arch, '$.\"{e}\"') IN {sql_list(PRIMITIVES)}" for e in EDGES)
 RULES = {
     "configs are NNI's grid (meta arch x [12, 200] x datasets, ids from 1)": "SELECT COUNT(*) FROM nb201trialconfig "

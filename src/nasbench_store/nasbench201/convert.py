@@ -17,8 +17,8 @@ from __future__ import annotations
 import functools
 import math
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +74,7 @@ def _required(d, key, where: str, what: str, nullable: bool = False):
 
 
 def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], where: str,
-                rows: "PartRows") -> None:
+                rows: PartRows) -> None:
     """Add one architecture's runs to `rows`: 12 then 200 epochs, datasets in NNI's order, seeds."""
     for epochs in EPOCHS:
         state = info.get(epochs)
@@ -134,7 +134,7 @@ def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: st
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _keys(split: str, epochs: int) -> tuple[str, ...]:
     return tuple(f"{split}@{e}" for e in range(epochs))
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import bz2
 import re
 import tarfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator
 
 from ..errors import RawFormatError, UnsafePickleError
 from ..safety.archives import directory_files, tar_member_problem
@@ -96,7 +96,7 @@ class NatsArchive:
             raise UnsafePickleError(self.path, offset, f"{name} appears twice in the archive", _HINT_HOSTILE)
         self._members[name] = member
 
-    def __enter__(self) -> "NatsArchive":
+    def __enter__(self) -> NatsArchive:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -32,9 +32,9 @@ import struct
 import sys
 import zipfile
 from bisect import bisect_right
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import numpy as np
 
@@ -167,7 +167,7 @@ class LegacyPth:
             raise RawFormatError(self.path, feed.tell(), f"unsupported torch sys_info {sys_info!r}")
         return feed.tell()
 
-    def __enter__(self) -> "LegacyPth":
+    def __enter__(self) -> LegacyPth:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -319,8 +319,16 @@ class LegacyPth:
         if not isinstance(top, dict) or "meta_archs" not in top:
             raise RawFormatError(self.path, pos, "the pickle is not NAS-Bench-201's benchmark dict")
         self.meta_archs = self.meta_archs or top["meta_archs"]
-        self.evaluated_indexes = list(top.get("evaluated_indexes", []))
+        self.evaluated_indexes = self._evaluated(top, pos)
         self._check_end(pos)
+
+    def _evaluated(self, top: dict, pos: int) -> list[int]:
+        """evaluated_indexes, sorted: the release saves a list, one generation script a set."""
+        value = top.get("evaluated_indexes", [])
+        if not isinstance(value, (list, tuple, set, frozenset)) or any(type(i) is not int for i in value):
+            raise RawFormatError(self.path, pos, "evaluated_indexes is not a collection of architecture indexes",
+                                 "not a NAS-Bench-201 benchmark file")
+        return sorted(value)
 
     def _check_end(self, pos: int) -> None:
         if self.is_legacy:
@@ -450,7 +458,7 @@ class LegacyPth:
         key = stack[-1]
         if not isinstance(top, dict) or not isinstance(top.get("arch2infos"), dict) or key not in top["arch2infos"]:
             raise RawFormatError(self.path, p, "the end of the pickle is not the benchmark dict's tail")
-        self.evaluated_indexes = list(top.get("evaluated_indexes", []))
+        self.evaluated_indexes = self._evaluated(top, p)
         self._check_end(end)
         self._last = (key, self._normalize(key, top["arch2infos"][key], p))
 

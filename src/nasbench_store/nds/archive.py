@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import RawFormatError
 from ..safety.archives import zip_member_problem
@@ -46,7 +47,7 @@ class NdsArchive:
             self._zip.close()
             raise
 
-    def __enter__(self) -> "NdsArchive":
+    def __enter__(self) -> NdsArchive:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from ..checks_common import sql_list, table_checks
 from .constants import DATASETS, GENERATORS, MODEL_FAMILIES, PROPOSERS
 
-
 RULES = {
     "labels are NDS's": f"SELECT COUNT(*) FROM ndstrialconfig WHERE model_family NOT IN {sql_list(MODEL_FAMILIES)} "
                         f"OR dataset NOT IN {sql_list(DATASETS)} OR generator NOT IN {sql_list(GENERATORS)} "

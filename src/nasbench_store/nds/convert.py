@@ -11,8 +11,8 @@ Format: docs/formats.md#nds-tables.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa

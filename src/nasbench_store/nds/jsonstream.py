@@ -13,7 +13,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from typing import BinaryIO, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
 
 CHUNK_BYTES = 1 << 20
 # A real record is tens of kilobytes; a "record" past this is a malformed file, not data.

@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 from ..tablewriter import json_text
 from .constants import BLOCK_FAMILIES, SweepLabels
 
-
 # The record keys NNI's mapping reads; the reader can skip the rest (per-iteration logs, memory...).
 USED_KEYS = frozenset({"net", "optim", "rng_seed", "params", "flops", "iter_time",
                        "train_ep_top1", "test_ep_top1", "train_ep_loss"})

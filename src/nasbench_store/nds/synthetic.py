@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import random
 import zipfile
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from .constants import ARCHIVE_DIR, SWEEP_FILES
 
