@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .atomic import atomic_path
 from .errors import IntegrityError
+from .progress import Progress
 from .safety.archives import directory_files
 
 MANIFEST = "manifest.json"
@@ -36,11 +37,13 @@ def repair_command(benchmark: str) -> str:
             f"`snakemake {benchmark} --forcerun tables_sqlite tables_parquet`)")
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
+def sha256_file(path: str | Path, chunk: int = 1 << 22, progress: Progress | None = None) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
+            if progress is not None:
+                progress.advance(len(block))
     return h.hexdigest()
 
 

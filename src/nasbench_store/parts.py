@@ -41,6 +41,17 @@ def with_part_meta(schema: pa.Schema, info: dict) -> pa.Schema:
     return schema.with_metadata({PART_META_KEY: json.dumps(info, sort_keys=True).encode()})
 
 
+def leaf_values(part: str | Path, column: str) -> int:
+    """How many values a list column holds in all, from the Parquet footer (nothing is read)."""
+    meta = pq.ParquetFile(part).metadata
+    leaf = next(i for i in range(meta.num_columns) if meta.schema.column(i).path.split(".")[0] == column)
+    return sum(meta.row_group(g).column(leaf).num_values for g in range(meta.num_row_groups))
+
+
+def part_rows(part: str | Path) -> int:
+    return pq.ParquetFile(part).metadata.num_rows
+
+
 def read_part_meta(part: str | Path) -> dict:
     meta = pq.read_schema(part).metadata or {}
     if PART_META_KEY not in meta:

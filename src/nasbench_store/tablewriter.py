@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .atomic import atomic_path
+from .progress import Progress
 
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
                        write_statistics=True, data_page_version="2.0", version="2.6")
@@ -141,10 +142,15 @@ class SqliteTables:
 
 
 def write_tables(models: Sequence[type[peewee.Model]], tables: Iterable[tuple[str, pa.RecordBatch | pa.Table]],
-                 db_path: str | Path | None = None, parquet_dir: str | Path | None = None) -> dict[str, int]:
-    """Write (table name, rows) pairs to a SQLite database and/or Parquet files; return row counts."""
+                 db_path: str | Path | None = None, parquet_dir: str | Path | None = None,
+                 expected_rows: int | None = None) -> dict[str, int]:
+    """Write (table name, rows) pairs to a SQLite database and/or Parquet files; return row counts.
+
+    Progress (rows written, rate, and with `expected_rows` an ETA) goes to the log as it runs.
+    """
     if not db_path and not parquet_dir:
         raise ValueError("write_tables needs db_path, parquet_dir or both")
+    progress = Progress(f"writing {Path(db_path or parquet_dir).name}", unit="rows").start(expected_rows)
     counts = {table_name(m): 0 for m in models}
     with ExitStack() as stack:
         writers = [stack.enter_context(w) for w in (
@@ -154,6 +160,8 @@ def write_tables(models: Sequence[type[peewee.Model]], tables: Iterable[tuple[st
             for writer in writers:
                 writer.write(name, rows)
             counts[name] += rows.num_rows
+            progress.advance(rows.num_rows)
+    progress.close()
     return counts
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .manifest import MANIFEST, SUMS, read_manifest, repair_command, sha256_file, table_rows
+from .progress import Progress
 from .registry import BENCHMARKS, get
 
 
@@ -20,6 +21,9 @@ def verify_store(store_dir: str | Path, benchmarks: list[str] | None = None) -> 
     manifest = read_manifest(store_dir)
     problems = _check_sums(store_dir, manifest)
     names = benchmarks or sorted(manifest["benchmarks"])
+    total = sum(info.get("size", 0) for name in names for info in
+                manifest["benchmarks"].get(name, {}).get("files", {}).values())
+    progress = Progress(f"re-hashing {store_dir}", unit="B").start(total)
     for name in names:
         entry = manifest["benchmarks"].get(name)
         if name not in BENCHMARKS:
@@ -28,7 +32,8 @@ def verify_store(store_dir: str | Path, benchmarks: list[str] | None = None) -> 
         if entry is None:
             problems.append(f"{name}: not in {MANIFEST}; build it first")
             continue
-        problems += _check_entry(store_dir, name, entry)
+        problems += _check_entry(store_dir, name, entry, progress)
+    progress.close()
     return problems
 
 
@@ -47,7 +52,7 @@ def _check_sums(store_dir: Path, manifest: dict) -> list[str]:
     return []
 
 
-def _check_entry(store_dir: Path, name: str, entry: dict) -> list[str]:
+def _check_entry(store_dir: Path, name: str, entry: dict, progress: Progress) -> list[str]:
     expected = sorted(get(name).published_files)
     if sorted(entry["files"]) != expected:
         return [f"{name}: {MANIFEST} lists {sorted(entry['files'])}, a {name} store holds {expected}; rebuild it"]
@@ -57,7 +62,7 @@ def _check_entry(store_dir: Path, name: str, entry: dict) -> list[str]:
         if not path.exists():
             problems.append(f"{name}: {path} is missing; repair: {repair_command(name)}")
             continue
-        if path.stat().st_size != info["size"] or sha256_file(path) != info["sha256"]:
+        if path.stat().st_size != info["size"] or sha256_file(path, progress=progress) != info["sha256"]:
             problems.append(f"{name}: {path} does not match its sha256 in {SUMS} (modified or corrupt); "
                             f"repair: {repair_command(name)}")
             continue

@@ -264,4 +264,5 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
     """Assemble the shard parts of `raw` into nasbench101.db and/or the Parquet files; return row counts."""
     if raw is None:
         raise ValueError("NAS-Bench-101's assembly needs the raw file, to check that the shards cover it")
-    return write_tables(MODELS, iter_tables(raw, parts), db_path, parquet_dir)
+    runs = sum(read_part_meta(p)["records"] for p in parts)  # configs are few beside 3 rows per run
+    return write_tables(MODELS, iter_tables(raw, parts), db_path, parquet_dir, expected_rows=3 * runs)

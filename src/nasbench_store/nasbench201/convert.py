@@ -26,7 +26,17 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
-from ..parts import RowNumbers, explode_curves, job_items, read_part_meta, rebatch, with_part_meta
+from ..parts import (
+    RowNumbers,
+    explode_curves,
+    job_items,
+    leaf_values,
+    part_rows,
+    read_part_meta,
+    rebatch,
+    with_part_meta,
+)
+from ..progress import Progress
 from ..tablewriter import arrow_schema, json_text, table_name, write_tables
 from .constants import DATASETS, EPOCHS, SPLITS
 from .nats import NatsArchive
@@ -194,6 +204,8 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
         else:
             archs = source.archs()
         info = {"index": index, "count": count, "archs": 0, "trials": 0}
+        total = len(job_items(source.indexes, index, count)) if isinstance(source, NatsArchive) else None
+        progress = Progress(f"part {index} of {count} of {raw.name}", unit="architectures").start(total)
         with atomic_path(out) as tmp:
             writer = None
             try:
@@ -202,8 +214,10 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
                     if writer is None:   # meta_archs is known once the first architecture arrives
                         meta = source.meta_archs
                         writer = _part_writer(tmp, meta)
+                        progress.start(total or len(meta), info["archs"])
                     arch_trials(arch_index, arch_info, meta, str(raw), rows)
                     info["archs"] += 1
+                    progress.update(info["archs"])
                     if len(rows) >= FLUSH_TRIALS:
                         info["trials"] += len(rows)
                         writer.write_batch(rows.batch())
@@ -213,6 +227,7 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
                     info["trials"] += len(rows)
                     writer.write_batch(rows.batch())
             finally:
+                progress.close()
                 if writer is not None:
                     writer.close()
     return info
@@ -298,7 +313,8 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
     The parts carry all they need; `raw` is accepted for the registry's common signature."""
     assembly = Nb201Assembly(parts)
     tables = ((name, batch) for name, batches in assembly.tables().items() for batch in batches)
-    counts = write_tables(MODELS, tables, db_path, parquet_dir)
+    expected = 8 * len(assembly.meta_archs) + sum(part_rows(p) + leaf_values(p, "current_epoch") for p in parts)
+    counts = write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected)
     return {**summary(assembly), **counts}
 
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..errors import RawFormatError
-from ..parts import RowNumbers, chunks, explode_curves
+from ..parts import RowNumbers, chunks, explode_curves, leaf_values, part_rows
 from ..tablewriter import arrow_schema, table_name, write_tables
 from .archive import NdsArchive, member_name
 from .constants import SWEEP_FILES, sweep_labels
@@ -163,4 +163,6 @@ def write_store(parts: Mapping[str, str | Path] | Iterable[str | Path], db_path:
     if not isinstance(parts, Mapping):
         parts = parts_by_sweep(parts)
     tables = ((name, batch) for name, (_, batches) in NdsAssembly(parts).tables().items() for batch in batches)
-    return write_tables(MODELS, tables, db_path, parquet_dir)
+    # configs (shared between trials) are not counted: at most as many as the trials
+    expected = sum(part_rows(p) + leaf_values(p, Epochs._fields[0]) for p in parts.values())
+    return write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected)
