@@ -110,3 +110,30 @@ def test_deleted_store_files_are_restored_by_the_next_build_or_by_repair(built):
         assert (wf.store / "SHA256SUMS").read_bytes() == sums
         wf.run("verify").check()
     assert digests(wf.store) == before
+
+
+def test_tables_that_break_the_invariants_are_never_published(tmp_path, nb101_store):
+    """The benchmark's checks run before publishing: an out-of-range value stops the publish."""
+    import shutil
+    import sqlite3
+
+    from nasbench_store.errors import IntegrityError
+    from nasbench_store.manifest import publish
+    from nasbench_store.registry import get
+
+    entry = get("nasbench101")
+    built = tmp_path / "built"
+    shutil.copytree(nb101_store / "nasbench101", built / "parquet")
+    shutil.copy(nb101_store / "nasbench101.db", built / "nasbench101.db")
+    for path in built.rglob("*"):
+        path.chmod(0o644)
+    with sqlite3.connect(built / "nasbench101.db") as conn:
+        conn.execute("UPDATE nb101trialstats SET valid_acc = 150 WHERE id = 7")
+    files = {"nasbench101.db": built / "nasbench101.db",
+             **{entry.parquet_file(t): built / "parquet" / f"{t}.parquet" for t in entry.tables}}
+    store = tmp_path / "store"
+    with pytest.raises(IntegrityError, match=r"refusing to publish tables that break the benchmark's invariants: "
+                                             r"1 rows violate: trial accuracies in \[0, 100\]"):
+        publish(store, "nasbench101", files, {"file": "x", "size": 0, "sha256": "0" * 64},
+                check=lambda: entry.check(built / "nasbench101.db", built / "parquet"))
+    assert not (store / "nasbench101.db").exists() and not (store / "manifest.json").exists()

@@ -54,12 +54,11 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
     return problems
 
 
-def table_checks(store_dir: Path, benchmark: str, rules: dict[str, str], extra=None) -> list[str]:
+def table_checks(db_path: Path, parquet_dir: Path, benchmark: str, rules: dict[str, str], extra=None) -> list[str]:
     """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given."""
-    entry = get(benchmark)
-    with contextlib.closing(open_readonly(store_dir / entry.db_filename)) as conn:
+    with contextlib.closing(open_readonly(db_path)) as conn:
         problems = count_violations(conn, rules)
-        problems += parquet_matches_sqlite(conn, store_dir / benchmark, list(entry.tables))
+        problems += parquet_matches_sqlite(conn, Path(parquet_dir), list(get(benchmark).tables))
         if extra is not None:
             problems += extra(conn)
     return problems

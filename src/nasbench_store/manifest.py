@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -161,16 +161,23 @@ def install(built: str | Path, final: str | Path) -> None:
 
 
 def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Path], raw: Mapping,
-            extra: Mapping | None = None, records: Iterable[str | Path] | None = None) -> dict:
+            extra: Mapping | None = None, records: Iterable[str | Path] | None = None,
+            check: Callable[[], list[str]] | None = None) -> dict:
     """Install a benchmark's built files into the store and record them in the manifest.
 
     With `records` (the digest records of the jobs that built the files), a file that changed
-    since its job is refused with IntegrityError, and nothing is installed.
+    since its job is refused; with `check` (the benchmark's invariants on the built tables), tables
+    that break them are refused. Either raises IntegrityError, and nothing is installed.
     """
     store_dir = Path(store_dir)
     entry = benchmark_entry(files, raw, extra)
     if records is not None:
         check_recorded(benchmark, entry["files"], files, records)
+    problems = check() if check is not None else []
+    if problems:
+        raise IntegrityError(f"{benchmark}: refusing to publish tables that break the benchmark's invariants: "
+                             f"{'; '.join(problems)}. The raw input holds values outside the benchmark's ranges "
+                             f"(or is not the release); nothing was published")
     with store_lock(store_dir):
         for rel, built in files.items():
             install(built, store_dir / rel)

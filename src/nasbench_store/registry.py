@@ -3,7 +3,7 @@
 An entry names a benchmark and its NNI query function; the rest follows from conventions that
 every benchmark subpackage `nasbench_store.<name>` keeps (docs/architecture.md#adding-a-benchmark):
 `schema.MODELS` (NNI's config, trial and intermediate models, in that order),
-`convert.write_store`, `query.<query function>` and `query.sample`, `checks.check`. The store
+`convert.write_store`, `query.<query function>` and `query.sample`, `checks.check(db, parquet)`. The store
 holds `<name>.db` and `<name>/<table>.parquet`. Subpackages are imported on first use, so the
 workflow's parse time does not pay for the readers of benchmarks it does not build.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from .errors import QueryError
@@ -56,9 +57,10 @@ class Benchmark:
     def query_function(self):
         return getattr(self.module("query"), self.query)
 
-    def check(self, store_dir, entry: dict) -> list[str]:
-        """The benchmark's own invariants (beyond checksums and row counts) on a published store."""
-        return self.module("checks").check(store_dir, entry)
+    def check(self, db_path, parquet_dir) -> list[str]:
+        """The benchmark's own invariants (value ranges, structure, Parquet = SQLite) on its built or
+        published tables; run before publishing and by verify."""
+        return self.module("checks").check(Path(db_path), Path(parquet_dir))
 
     def sample(self):
         """(call as text, rows) of a typical query on the current store, for the demo."""

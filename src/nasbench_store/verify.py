@@ -72,5 +72,5 @@ def _check_entry(store_dir: Path, name: str, entry: dict, progress: Progress) ->
                             f"repair: {repair_command(name)}")
     if problems:
         return problems
-    problems = get(name).check(store_dir, entry)
+    problems = get(name).check(store_dir / get(name).db_filename, store_dir / name)
     return [f"{name}: {p}" for p in problems] + ([f"{name}: repair: {repair_command(name)}"] if problems else [])

@@ -47,5 +47,5 @@ def recompute_hashes(conn) -> list[str]:
     return [f"{len(bad)} cells whose stored hash differs from the recomputed one, e.g. {bad[:3]}"] if bad else []
 
 
-def check(store_dir: Path, entry: dict) -> list[str]:
-    return table_checks(store_dir, "nasbench101", RULES, extra=recompute_hashes)
+def check(db_path: Path, parquet_dir: Path) -> list[str]:
+    return table_checks(db_path, parquet_dir, "nasbench101", RULES, extra=recompute_hashes)

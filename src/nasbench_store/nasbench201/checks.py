@@ -40,5 +40,5 @@ RULES = {
 }
 
 
-def check(store_dir: Path, entry: dict) -> list[str]:
-    return table_checks(store_dir, "nasbench201", RULES)
+def check(db_path: Path, parquet_dir: Path) -> list[str]:
+    return table_checks(db_path, parquet_dir, "nasbench201", RULES)
