@@ -2,15 +2,21 @@
 #   snakemake --cores 2                      build every benchmark in config.yaml (target `all`)
 #   snakemake --cores 2 nasbench101          one benchmark
 #   snakemake --cores 2 verify               re-hash and re-check the published store
-from snakemake.utils import min_version, validate
+import os
+
+from snakemake.utils import min_version
+
+from nasbench_store.workflow import validate_config
 
 min_version("8.20")
 
 
-configfile: "config.yaml"
+# The workflow's own config.yaml, also with `--directory DIR`; `--configfile` files merge over it.
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
-validate(config, "schemas/config.schema.yaml")
+# One short line per problem (key path, closest valid key), not Snakemake's dump of the schema.
+validate_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 
 
 include: "rules/common.smk"

@@ -8,6 +8,12 @@ class NasbenchStoreError(Exception):
     """Base class for every error this package raises on purpose."""
 
 
+# The reader does not know where the file came from: a download, or a local `path` from the config.
+DEFAULT_HINT = ("the file is damaged or is not the expected release: if the build downloaded it, delete it and "
+                "run again; if it is a local `path` from your config, that file is damaged or is not the release, "
+                "so point `path` at a good copy (or remove `path` to download it)")
+
+
 class RawFormatError(NasbenchStoreError):
     """A raw release file is corrupt, truncated or not what its format promises."""
 
@@ -17,7 +23,7 @@ class RawFormatError(NasbenchStoreError):
         self.problem = problem
         self.hint = hint
         where = f"{self.path}" if offset is None else f"{self.path} at byte offset {offset}"
-        hint = hint or "the file is damaged or not the expected release; delete it and download it again"
+        hint = hint or DEFAULT_HINT
         super().__init__(f"{where}: {problem} ({hint})")
 
     def __reduce__(self):  # picklable, so a process pool reports the real message

@@ -1,21 +1,55 @@
-"""Parse-time helpers for the Snakemake workflow: config checks the JSON schema cannot express."""
+"""Parse-time helpers for the Snakemake workflow: the config's schema check with short messages,
+checks the JSON schema cannot express (sources, the kind of each local `path`), and run_step."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import logging
+import os
 import resource
+import stat
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import unquote, urlparse
 
 from .errors import ConfigError
 
 
+@dataclass(frozen=True)
+class RawKind:
+    """What a benchmark's raw input may be, for the parse-time check of `sources.<benchmark>.path`."""
+    expected: str                         # what messages say the path should be
+    file_suffixes: tuple[str, ...] = ()   # a regular file ending in one of these (empty: any name)
+    directory_holds: str | None = None    # a directory is accepted when it holds this file
+
+
+# Each benchmark's raw inputs, as its readers accept them. Kept here rather than in the benchmark
+# subpackages so that parsing the workflow imports no reader; tests/test_config_paths.py keeps the
+# keys equal to nasbench_store.registry.BENCHMARKS (a new benchmark adds its line here).
+RAW_KINDS: dict[str, RawKind] = {
+    "nasbench101": RawKind("the NAS-Bench-101 TFRecord file (nasbench_full.tfrecord or nasbench_only108.tfrecord)"),
+    # nasbench201/convert.py open_source: a directory or a .tar is a NATS-tss archive, else a .pth;
+    # nasbench201/nats.py META_NAME is the file every NATS-tss directory holds at its top
+    "nasbench201": RawKind("a NAS-Bench-201 .pth file, a NATS-tss .tar file or an extracted NATS-tss directory "
+                           "(NATS-tss-v1_0-3ffb9-simple/)", file_suffixes=(".pth", ".tar"),
+                           directory_holds="meta.pickle.pbz2"),
+    "nds": RawKind("NDS's data.zip file"),
+}
+
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def check_config(config: dict) -> None:
-    """Every benchmark to build has a source; a local `path` exists. Raise ConfigError naming the key."""
+    """Every benchmark to build has a source, and its local `path` is something the benchmark reads.
+
+    Raise ConfigError naming the key, the path and what was expected. Nothing is opened: a FIFO
+    or a device is refused from its mode, before anything could wait on it.
+    """
     sources = config.get("sources") or {}
     generated = bool(config.get("demo"))  # the demo makes its raw files in the workflow
     for benchmark in config["benchmarks"]:
@@ -23,9 +57,129 @@ def check_config(config: dict) -> None:
         if not source:
             raise ConfigError(f"config: benchmarks lists {benchmark!r} but sources.{benchmark} is missing; "
                               f"add sources.{benchmark}.url (+ sha256) or sources.{benchmark}.path")
-        if source.get("path") and not generated and not Path(source["path"]).expanduser().exists():
-            raise ConfigError(f"config: sources.{benchmark}.path = {source['path']!r} does not exist; "
-                              f"fix the path or remove it to download from sources.{benchmark}.url")
+        if source.get("path"):
+            check_raw_path(benchmark, source["path"], missing_ok=generated)
+
+
+def check_raw_path(benchmark: str, value: str, missing_ok: bool = False) -> None:
+    """`sources.<benchmark>.path` exists, is readable and is of a kind RAW_KINDS[benchmark] accepts."""
+    kind = RAW_KINDS[benchmark]
+    path = Path(value).expanduser()
+    where, expected = f"config: sources.{benchmark}.path = {value!r}", f"expected {kind.expected}"
+    try:
+        mode = path.stat().st_mode  # follows links: the kind of what the link points to
+    except FileNotFoundError:
+        if missing_ok:
+            return
+        raise ConfigError(f"{where} does not exist; fix the path or remove it to download "
+                          f"from sources.{benchmark}.url") from None
+    except OSError as exc:  # a parent directory that may not be searched, a loop of links, ...
+        raise ConfigError(f"{where} cannot be looked at ({exc.strerror}); {expected}") from None
+    is_dir = stat.S_ISDIR(mode)
+    if not (is_dir or stat.S_ISREG(mode)):
+        what = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
+        raise ConfigError(f"{where} is {what}, not a regular file or directory (reading it could wait "
+                          f"forever); {expected}")
+    if is_dir and not kind.directory_holds:
+        raise ConfigError(f"{where} is a directory; {expected}")
+    if not is_dir and kind.file_suffixes and path.suffix not in kind.file_suffixes:
+        raise ConfigError(f"{where} is a file ending in {path.suffix or 'no suffix'!r}, not "
+                          f"{' or '.join(kind.file_suffixes)}; {expected}")
+    if not os.access(path, os.R_OK | os.X_OK if is_dir else os.R_OK):
+        raise ConfigError(f"{where} is not readable by this user (permission denied); {expected}, "
+                          f"readable by the user running the build")
+    if is_dir and not (path / kind.directory_holds).is_file():
+        raise ConfigError(f"{where} is a directory without {kind.directory_holds}"
+                          f"{_holder_below(path, kind.directory_holds)}; {expected}")
+
+
+def _holder_below(directory: Path, name: str) -> str:
+    """' (did you mean SUB?)' when one subdirectory holds `name`: the user named its parent."""
+    try:
+        holders = [e.path for e in os.scandir(directory) if e.is_dir() and os.path.isfile(os.path.join(e.path, name))]
+    except OSError:
+        return ""
+    return f" (did you mean {holders[0]!r}?)" if len(holders) == 1 else ""
+
+
+def validate_config(config: dict, schema_path: str | Path) -> None:
+    """Check `config` against the JSON schema; ConfigError with one short line per problem.
+
+    Snakemake's own `validate` prints the whole schema; this names the key path and, for a
+    misspelt key or value, the closest valid one. Like `validate`, it fills in schema defaults.
+    """
+    import yaml
+    from jsonschema import Draft202012Validator, validators
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    base_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(name, subschema["default"])
+        yield from base_properties(validator, properties, instance, schema)
+
+    validator_class = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})
+    problems: list[str] = []
+    unknown_at: set[tuple] = set()
+    errors = sorted(validator_class(schema).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    for error in errors:
+        if error.validator == "additionalProperties":
+            unknown_at.add(tuple(error.absolute_path))
+    for error in errors:
+        line = _schema_problem(error, unknown_at)
+        if line and line not in problems:
+            problems.append(line)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _key_path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _where(parts) -> str:
+    return f"in {_key_path(parts)}" if len(parts) else "at top level"
+
+
+def _closest(word, candidates) -> str:
+    """'; did you mean X?' for the valid value closest to `word`, else the list of valid values."""
+    candidates = [str(c) for c in candidates]
+    match = difflib.get_close_matches(str(word), candidates, n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else f"; valid: {', '.join(candidates)}"
+
+
+def _schema_problem(error, unknown_at: set[tuple]) -> str | None:
+    """One line for one jsonschema error: the key path and what is wrong, never the schema."""
+    parts = list(error.absolute_path)
+    key = _key_path(parts)
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        extra = sorted(k for k in error.instance if k not in known)
+        return "\n".join(f"config: unknown key {k!r} {_where(parts)}{_closest(k, known)}" for k in extra)
+    if "propertyNames" in error.relative_schema_path:  # a key outside an enum of names (sources.<benchmark>)
+        name = error.instance
+        return f"config: unknown key {name!r} {_where(parts)}{_closest(name, error.validator_value)}"
+    if error.validator == "enum":
+        return (f"config: {key}: {error.instance!r} is not one of "
+                f"{', '.join(map(str, error.validator_value))}{_closest(error.instance, error.validator_value)}")
+    if error.validator == "anyOf" and error.context and all(e.validator == "required" for e in error.context):
+        if tuple(parts) in unknown_at:  # the misspelt key was reported: that is the problem to fix
+            return None
+        names = [e.validator_value[0] if len(e.validator_value) == 1 else "+".join(e.validator_value)
+                 for e in error.context]
+        return f"config: {key} needs one of {', '.join(names)}"
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return f"config: missing key {', '.join(map(repr, missing))} {_where(parts)}"
+    message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    about = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f"config: {key or 'top level'}: {message}" + (f" ({about})" if about else "")
 
 
 def raw_filename(source: dict) -> str:
@@ -98,17 +252,31 @@ def run_step(smk) -> Iterator[logging.Logger]:
 
 
 def compare_raw_digest(path, source: dict, digest: dict, benchmark: str, log: logging.Logger) -> dict:
-    """Compare a raw input with the configured digest; return the manifest's `raw` entry.
+    """Compare a raw input with the configured digests; return the manifest's `raw` entry.
 
     A downloaded file was already verified by the download step. A local `path` wins over the
     `url` and its digest: it is the user's explicit choice (often their copy of the release,
-    sometimes a sample), so a mismatch is logged and recorded in the manifest, not fatal.
+    sometimes a sample), so a mismatch is logged and recorded in the manifest
+    (`matches_configured_sha256` / `matches_configured_md5`), not fatal. Only files have a
+    published digest: a directory (an extracted NATS-tss archive) is recorded by its tree digest.
     """
-    expected = source.get("sha256")
+    from .fetch.digests import expected_digests, file_digests
+
+    expected = expected_digests(source, benchmark)
     entry = dict(digest)
-    if expected:
-        entry["matches_configured_sha256"] = digest["sha256"] == expected
-        if not entry["matches_configured_sha256"]:
-            log.warning("%s: sha256 %s differs from sources.%s.sha256 %s; this is not that release, "
-                        "and the manifest will say so", path, digest["sha256"], benchmark, expected)
+    if not expected:
+        return entry
+    if digest.get("kind") == "directory":
+        log.info("%s is a directory: a directory has no published digest, so sources.%s.%s is not compared; "
+                 "the manifest records the directory's tree digest", path, benchmark, " / ".join(expected))
+        return entry
+    actual = {algo: digest[algo] for algo in expected if algo in digest}
+    missing = [algo for algo in expected if algo not in actual]
+    if missing:  # md5 (NAS-Bench-201) is not among the manifest's digests: one more pass over the file
+        actual.update(file_digests(Path(path), missing))
+    for algo, want in expected.items():
+        entry[f"matches_configured_{algo}"] = actual[algo] == want
+        if actual[algo] != want:
+            log.warning("%s: %s %s differs from sources.%s.%s %s; this is not that release, "
+                        "and the manifest will say so", path, algo, actual[algo], benchmark, algo, want)
     return entry
