@@ -84,7 +84,7 @@ def test_corrupt_raw_file_fails_naming_file_and_offset_and_publishes_nothing(wor
     ({"benchmarks": ["nasbench101"], "sources": {}}, "sources.nasbench101 is missing"),
     ({"nasbench101": {"shards": 0}}, "0 is less than the minimum of 1"),
     ({"sources": {"nasbench101": {"path": "/nonexistent/nb.tfrecord"}}}, "sources.nasbench101.path"),
-    ({"store_dirr": "x"}, "Additional properties are not allowed"),
+    ({"store_dirr": "x"}, "unknown key 'store_dirr' at top level; did you mean 'store_dir'?"),
 ])
 def test_bad_config_fails_at_parse_time(workflow, nb101_raw, config, message):
     base = nb101_config(nb101_raw)
