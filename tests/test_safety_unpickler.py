@@ -62,3 +62,40 @@ def test_stand_ins_refuse_anything_but_plain_values(value, problem):
     with pytest.raises(RawFormatError, match=f"where.pth: the pickle is damaged or truncated .*{problem}") as err:
         restricted_loads(pickle.dumps(value, protocol=2), "where.pth")
     assert not isinstance(err.value, UnsafePickleError)
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_sets_build_plain_sets_at_every_protocol(protocol):
+    """Protocol 2 names __builtin__.set / frozenset (an official NB201 script saves evaluated_indexes as a set);
+    protocol 4 has EMPTY_SET/ADDITEMS/FROZENSET opcodes, which need no global."""
+    value = {"evaluated_indexes": {0, 8, 15624}, "frozen": frozenset({"a", 1.5}), "empty": set(),
+             "shared": [frozenset(), {(1, 2)}]}
+    got = restricted_loads(pickle.dumps(value, protocol=protocol), "where.pth")
+    assert got == value
+    assert [type(v) for v in got.values()] == [set, frozenset, set, list]
+    assert [type(v) for v in got["shared"]] == [frozenset, set]
+
+
+def test_protocol_2_names_sets_the_python_2_way():
+    assert b"c__builtin__\nset\n" in pickle.dumps({1}, protocol=2)
+    assert restricted_loads(b"\x80\x02c__builtin__\nset\n]K\x07a\x85R.", "where.pth") == {7}
+    assert restricted_loads(b"\x80\x03cbuiltins\nfrozenset\n]K\x07a\x85R.", "where.pth") == frozenset({7})
+
+
+@pytest.mark.parametrize("value, problem", [
+    (_Call(set, "abc"), r"set\(\) is only allowed on one list of values"),
+    (_Call(frozenset, [1], [2]), r"frozenset\(\) is only allowed on one list of values"),
+    (_Call(set, [[1, 2]]), r"set\(\) of unhashable items"),
+    (_Call(set, [{"k": 1}]), r"set\(\) of unhashable items"),
+])
+def test_set_stand_ins_build_sets_of_plain_values_only(value, problem):
+    with pytest.raises(RawFormatError, match=f"where.pth: the pickle is damaged or truncated .*{problem}") as err:
+        restricted_loads(pickle.dumps(value, protocol=2), "where.pth")
+    assert not isinstance(err.value, UnsafePickleError)
+
+
+@pytest.mark.parametrize("name", ["setattr", "list", "dict", "getattr", "type", "object"])
+def test_builtins_other_than_the_set_types_stay_refused(name):
+    for module in (b"__builtin__", b"builtins"):
+        with pytest.raises(UnsafePickleError, match=rf"global builtins\.{name}\b"):
+            restricted_loads(b"\x80\x02c%s\n%s\n." % (module, name.encode()), "where.pth")

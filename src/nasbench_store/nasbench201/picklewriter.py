@@ -21,6 +21,8 @@ _SCALAR_GLOBAL = b"cnumpy.core.multiarray\nscalar\n"
 _NP_DTYPE_GLOBAL = b"cnumpy\ndtype\n"
 _ENCODE_GLOBAL = b"c_codecs\nencode\n"
 _ODICT_GLOBAL = b"ccollections\nOrderedDict\n"
+_SET_GLOBAL = b"c__builtin__\nset\n"
+_FROZENSET_GLOBAL = b"c__builtin__\nfrozenset\n"
 _LATIN1 = "latin1"
 _pack_d = struct.Struct(">d").pack
 _pack_I = struct.Struct("<I").pack
@@ -36,8 +38,9 @@ class _GlobalRef:
         self.opcode = opcode
 
 
-_SCALAR, _DTYPE_CLS, _ENCODE, _ODICT = (_GlobalRef(g) for g in
-                                        (_SCALAR_GLOBAL, _NP_DTYPE_GLOBAL, _ENCODE_GLOBAL, _ODICT_GLOBAL))
+_SCALAR, _DTYPE_CLS, _ENCODE, _ODICT, _SET, _FROZENSET = (
+    _GlobalRef(g) for g in (_SCALAR_GLOBAL, _NP_DTYPE_GLOBAL, _ENCODE_GLOBAL, _ODICT_GLOBAL, _SET_GLOBAL,
+                            _FROZENSET_GLOBAL))
 
 
 class _DTypeToken:
@@ -128,6 +131,8 @@ class Protocol2Writer:
                 self._buf += b")R"
                 self._memoize(obj)
                 self.save_items(obj.items(), len(obj), exact=False)
+            elif t is set or t is frozenset:
+                self._save_set(obj)
             elif t is np.float64:
                 self._save_scalar(obj)
             elif t is bytes:
@@ -209,6 +214,13 @@ class Protocol2Writer:
         # Protocol 2 has no bytes opcode under Python 3: _codecs.encode(latin-1 text, 'latin1').
         self._save_global(_ENCODE)
         self._save_tuple((obj.decode("latin1"), _LATIN1))
+        self._buf += b"R"
+        self._memoize(obj)
+
+    def _save_set(self, obj: set | frozenset) -> None:
+        # Protocol 2 has no set opcodes: set([items in iteration order]), the list and tuple memoized.
+        self._save_global(_SET if type(obj) is set else _FROZENSET)
+        self._save_tuple((list(obj),))
         self._buf += b"R"
         self._memoize(obj)
 

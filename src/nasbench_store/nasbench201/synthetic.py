@@ -6,7 +6,9 @@ evaluated_indexes, ArchState and ResultsState dicts in the release's key order a
 (np.float64 params and latency, OrderedDict train_times, '0777'-style seed strings, None
 train_acc5es in 200-epoch runs), the v1_1 coverage pattern of eval keys (docs/formats.md#nb201-eval-keys), 1-3 seeds, fresh
 key strings per result, NaN losses here and there, and numpy's scalar constructor written as
-`numpy.core.multiarray.scalar`. Values are synthetic and deterministic in (seed, arch index).
+`numpy.core.multiarray.scalar`. `evaluated_type` stores evaluated_indexes as a list (the v1_1 file) or as
+a set / frozenset (what one of the official generation scripts saves; a protocol-2 pickle names
+`__builtin__.set`). Values are synthetic and deterministic in (seed, arch index).
 The official nas_201_api loads these files; tests use it as an oracle.
 """
 from __future__ import annotations
@@ -164,6 +166,9 @@ def arch_info(index: int, arch_str: str, seed: int = 0) -> dict:
     return {"full": arch_state(index, arch_str, 200, seed), "less": arch_state(index, arch_str, 12, seed)}
 
 
+EVALUATED_TYPES = (list, set, frozenset)
+
+
 def _evaluated(num_archs: int, arch_indexes: Iterable[int] | None) -> list[int]:
     chosen = sorted(set(range(num_archs) if arch_indexes is None else arch_indexes))
     if any(not 0 <= i < num_archs for i in chosen):
@@ -171,15 +176,24 @@ def _evaluated(num_archs: int, arch_indexes: Iterable[int] | None) -> list[int]:
     return chosen
 
 
-def benchmark_dict(num_archs: int = 3, seed: int = 0, arch_indexes: Iterable[int] | None = None) -> dict:
+def _evaluated_as(chosen: list[int], evaluated_type: type):
+    """evaluated_indexes as the file stores it: a sorted list, or a set / frozenset of the same indexes."""
+    if evaluated_type not in EVALUATED_TYPES:
+        raise ValueError(f"evaluated_type must be list, set or frozenset, not {evaluated_type!r}")
+    return evaluated_type(chosen)
+
+
+def benchmark_dict(num_archs: int = 3, seed: int = 0, arch_indexes: Iterable[int] | None = None,
+                   evaluated_type: type = list) -> dict:
     """The whole benchmark object in memory (small sizes only; the writers stream)."""
     metas = arch_strings(num_archs, seed)
     chosen = _evaluated(num_archs, arch_indexes)
     return {"meta_archs": metas, "total_archs": num_archs,
-            "arch2infos": {i: arch_info(i, metas[i], seed) for i in chosen}, "evaluated_indexes": chosen}
+            "arch2infos": {i: arch_info(i, metas[i], seed) for i in chosen},
+            "evaluated_indexes": _evaluated_as(chosen, evaluated_type)}
 
 
-def _write_legacy_stream(out, metas: list[str], chosen: list[int], seed: int) -> None:
+def _write_legacy_stream(out, metas: list[str], chosen: list[int], seed: int, evaluated_type: type = list) -> None:
     w = Protocol2Writer(out)
     w.write(LEGACY_HEADER + b"\x80\x02")
     top, arch2infos = object(), object()   # identity tokens for the two streamed dicts
@@ -201,34 +215,34 @@ def _write_legacy_stream(out, metas: list[str], chosen: list[int], seed: int) ->
 
     w.save_items(items(), len(chosen), exact=True)
     w.save("evaluated_indexes")
-    w.save(list(chosen))
+    w.save(_evaluated_as(chosen, evaluated_type))
     w.write(b"u.")
     w.write(LEGACY_TAIL)
     w.flush()
 
 
 def write_nb201_pth(path: str | Path, num_archs: int = 3, seed: int = 0,
-                    arch_indexes: Iterable[int] | None = None) -> Path:
+                    arch_indexes: Iterable[int] | None = None, evaluated_type: type = list) -> Path:
     """A legacy (pre-1.6 torch) NAS-Bench-201 `.pth`, written streaming (memory of one arch).
 
     num_archs: length of meta_archs (the release has 15625). arch_indexes: which of them have
-    results in arch2infos (default all).
+    results in arch2infos (default all). evaluated_type: list (the release), set or frozenset.
     """
     path = Path(path)
     metas = arch_strings(num_archs, seed)
     chosen = _evaluated(num_archs, arch_indexes)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        _write_legacy_stream(f, metas, chosen, seed)
+        _write_legacy_stream(f, metas, chosen, seed, evaluated_type)
     return path
 
 
 def write_nb201_pth_zip(path: str | Path, num_archs: int = 3, seed: int = 0,
-                        arch_indexes: Iterable[int] | None = None) -> Path:
+                        arch_indexes: Iterable[int] | None = None, evaluated_type: type = list) -> Path:
     """The same benchmark in torch's zip format (torch.save's default since 1.6): archive/data.pkl."""
     path = Path(path)
     data = io.BytesIO()
     metas = arch_strings(num_archs, seed)
-    _write_legacy_stream(data, metas, _evaluated(num_archs, arch_indexes), seed)
+    _write_legacy_stream(data, metas, _evaluated(num_archs, arch_indexes), seed, evaluated_type)
     body = data.getvalue()[len(LEGACY_HEADER):-len(LEGACY_TAIL)]
     name = path.stem
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
@@ -258,24 +272,31 @@ def _pbz2(obj) -> bytes:
     return bz2.compress(buf.getvalue())
 
 
-def nats_files(num_archs: int = 3, seed: int = 0,
-               arch_indexes: Iterable[int] | None = None) -> Iterator[tuple[str, bytes]]:
-    """(file name, bytes) of a NATS-tss "simple" archive: meta.pickle.pbz2 and {index:06d}.pickle.pbz2."""
+def nats_files(num_archs: int = 3, seed: int = 0, arch_indexes: Iterable[int] | None = None,
+               evaluated_type: type | None = None) -> Iterator[tuple[str, bytes]]:
+    """(file name, bytes) of a NATS-tss "simple" archive: meta.pickle.pbz2 and {index:06d}.pickle.pbz2.
+
+    The meta's evaluated_indexes is an empty set, as in the release, unless `evaluated_type` (list,
+    set or frozenset) asks for the evaluated indexes in that type.
+    """
     metas = arch_strings(num_archs, seed)
+    chosen = _evaluated(num_archs, arch_indexes)
+    evaluated = set() if evaluated_type is None else _evaluated_as(chosen, evaluated_type)
     yield "meta.pickle.pbz2", _pbz2({"meta_archs": metas, "total_archs": num_archs, "arch2infos": None,
-                                     "evaluated_indexes": set()})
-    for i in _evaluated(num_archs, arch_indexes):
+                                     "evaluated_indexes": evaluated})
+    for i in chosen:
         per_arch = collections.OrderedDict([("12", arch_state(i, metas[i], 12, seed)),
                                             ("200", arch_state(i, metas[i], 200, seed))])
         yield f"{i:06d}.pickle.pbz2", _pbz2(per_arch)
 
 
 def write_nats_tss_archive(path: str | Path, num_archs: int = 3, seed: int = 0,
-                           arch_indexes: Iterable[int] | None = None, as_tar: bool | None = None) -> Path:
+                           arch_indexes: Iterable[int] | None = None, as_tar: bool | None = None,
+                           evaluated_type: type | None = None) -> Path:
     """A NATS-tss-v1_0-3ffb9-simple archive: a .tar (if `path` ends in .tar) or a directory."""
     path = Path(path)
     as_tar = path.suffix == ".tar" if as_tar is None else as_tar
-    files = nats_files(num_archs, seed, arch_indexes)
+    files = nats_files(num_archs, seed, arch_indexes, evaluated_type)
     if as_tar:
         with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tf:
             top = tarfile.TarInfo(NATS_TSS_NAME)

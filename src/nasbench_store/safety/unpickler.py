@@ -1,9 +1,10 @@
 """The restricted unpickler: every pickle in a raw file is loaded through here.
 
-Nothing in a raw file is executed. The C unpickler is used with `find_class` limited to the four
-globals the releases contain (OrderedDict, numpy's dtype and scalar constructors, _codecs.encode),
-each replaced by an inert stand-in that builds plain Python values; every other global and every
-persistent id raises UnsafePickleError naming it before anything is called.
+Nothing in a raw file is executed. The C unpickler is used with `find_class` limited to the
+globals the releases contain (OrderedDict, numpy's dtype and scalar constructors, _codecs.encode,
+and set/frozenset, which a protocol-2 pickle of a set names as `__builtin__.set`), each replaced by
+an inert stand-in that builds plain Python values; every other global and every persistent id
+raises UnsafePickleError naming it before anything is called.
 
 The one exception is the tombstone the streaming `.pth` reader (nasbench201/pth.py) writes into
 memo slots it no longer needs: it is only reachable while that reader sets `maintenance`, and it
@@ -94,12 +95,33 @@ def _latin1_encode(text, encoding="utf-8", errors="strict"):
     return text.encode("latin1")
 
 
+def _set_of(kind: type):
+    """set / frozenset as protocol 2 pickles them, `set([items])`: a plain set of already-built values."""
+    def build(items=(), *rest):
+        if items is TOMBSTONE:
+            return TOMBSTONE
+        if rest or not isinstance(items, (list, tuple, set, frozenset)):
+            raise pickle.UnpicklingError(f"{kind.__name__}() is only allowed on one list of values")
+        try:
+            return kind(items)
+        except TypeError as exc:   # an unhashable item: a list or dict cannot be a set member
+            raise pickle.UnpicklingError(f"{kind.__name__}() of unhashable items ({exc})") from None
+    build.__name__ = build.__qualname__ = f"inert_{kind.__name__}"
+    return build
+
+
+_SET, _FROZENSET = _set_of(set), _set_of(frozenset)
+
 ALLOWED_GLOBALS = {
     ("collections", "OrderedDict"): dict,
     ("_codecs", "encode"): _latin1_encode,
     ("numpy", "dtype"): _DType,
     ("numpy.core.multiarray", "scalar"): _scalar,
     ("numpy._core.multiarray", "scalar"): _scalar,
+    ("__builtin__", "set"): _SET,              # Python 2's module name, as protocol 2 writes it
+    ("builtins", "set"): _SET,
+    ("__builtin__", "frozenset"): _FROZENSET,
+    ("builtins", "frozenset"): _FROZENSET,
 }
 
 
@@ -123,7 +145,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             written = "" if py3 == f"{module}.{name}" else f" (written {module}.{name}, Python 2's name)"
             raise UnsafePickleError(
                 self.where, self.offset, f"the pickle asks for the global {py3}{written}, which is not allowed",
-                "NAS-Bench-201 files only contain OrderedDict, numpy scalars and _codecs.encode; "
+                "NAS-Bench-201 files only contain OrderedDict, numpy scalars, _codecs.encode and sets; "
                 "this file is not a genuine release and was not loaded") from None
 
     def persistent_load(self, pid):
