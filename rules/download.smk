@@ -3,6 +3,8 @@
 # with `--resources downloads=N`). The fetch itself (resume, retries, mirrors, Drive, digests) is
 # nasbench_store.fetch; the rule only names the file. The source's locations are read from config
 # when the job runs, not passed as params, so adding a mirror does not re-download a finished file.
+# Builds that share a raw_dir (two checkouts, two users) take turns through the file lock
+# `<file>.lock` that fetch holds around each download; the one that waited uses the verified file.
 DOWNLOAD = config.get("download", {})
 
 if "downloads" not in workflow.global_resources:

@@ -4,21 +4,28 @@ A source is a local `path` (no network; wins over everything else), or HTTP(S) `
 `mirrors`, and/or a Google Drive `gdrive_id`; locations are tried in that order. `sha256`/`md5`
 give the published digest. Without one, the first verified download records its sha256 in the
 lock file and later downloads must match it.
+
+Builds that share a `raw_dir` (two checkouts, two users on one disk) take turns: each download
+holds the file lock `<dest>.lock` (deleted on release), and a process that obtains it after
+another one's download finds the verified file and uses it without downloading again.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ..errors import ConfigError
 from . import gdrive, http, lockfile
+from .digests import expected_digests, file_digests, first_mismatch
 from .errors import DigestMismatchError, DownloadError, DriveRefusedError, TransientError
+from .filelock import exclusive
 from .options import FetchOptions
 from .progress import Progress
-from .digests import expected_digests, file_digests, first_mismatch
 
 __all__ = ["fetch", "FetchOptions", "DownloadError", "DigestMismatchError", "DriveRefusedError", "TransientError"]
 
@@ -31,6 +38,7 @@ def fetch(source: Mapping, dest: str | Path, *, benchmark: str, lock_file: str |
 
     Nothing appears under `dest` unless its digest matched. Partial bytes stay in `<dest>.part`
     (or `<dest>.gdrive/`) for the next attempt; bytes with a wrong digest are moved to `<dest>.bad`.
+    Everything after the local `path` case runs under the file lock `<dest>.lock`.
     """
     options = options or FetchOptions()
     dest = Path(dest)
@@ -43,6 +51,28 @@ def fetch(source: Mapping, dest: str | Path, *, benchmark: str, lock_file: str |
 
     if source.get("path"):
         return _local(Path(source["path"]).expanduser(), benchmark, check)
+    with _download_lock(dest):
+        return _fetch_locked(source, dest, benchmark, check, options)
+
+
+@contextlib.contextmanager
+def _download_lock(dest: Path) -> Iterator[None]:
+    """The lock that processes downloading `dest` share; says so while it waits for another one."""
+    lock = dest.with_name(dest.name + ".lock")
+    waiting_since: list[float] = []
+
+    def waiting() -> None:
+        waiting_since.append(time.monotonic())
+        log.warning("waiting for another process downloading %s (lock %s)", dest.name, lock)
+
+    with exclusive(lock, on_wait=waiting, remove=True):
+        if waiting_since:
+            log.info("%s: the other process finished after %.0f s; going on", dest.name,
+                     time.monotonic() - waiting_since[0])
+        yield
+
+
+def _fetch_locked(source: Mapping, dest: Path, benchmark: str, check: _Checker, options: FetchOptions) -> Path:
     if dest.exists():
         problem = check(dest, origin=str(dest))
         if problem is None:

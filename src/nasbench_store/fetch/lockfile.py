@@ -6,15 +6,13 @@ machine or another, are checked against it instead of being trusted blindly.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
 from ..atomic import atomic_path
 from ..errors import ConfigError
+from .filelock import exclusive
 
 HEADER = (
     "# sha256 of raw files whose upstream publishes no digest, recorded by nasbench-store on the first\n"
@@ -48,13 +46,5 @@ def _read(lock_file: Path) -> dict:
     return data
 
 
-@contextlib.contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    guard = lock_file.with_name(f".{lock_file.name}.flock")
-    fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def _locked(lock_file: Path) -> contextlib.AbstractContextManager[None]:
+    return exclusive(lock_file.with_name(f".{lock_file.name}.flock"))
