@@ -46,7 +46,18 @@ def test_wildcards_and_epochs():
     assert len(every) == 92 * 12 and [r["id"] for r in every] == list(range(1, len(every) + 1))
     assert len(list(query_nb101_trial_stats(REF, None))) == 12
     assert {r["config"]["num_epochs"] for r in query_nb101_trial_stats(None, 36)} == {36}
-    assert list(query_nb101_trial_stats(REF, 7)) == []
+
+
+@pytest.mark.parametrize("epochs", [7, 0, 200, True, "seven", 108.5, [108]])
+def test_epochs_outside_the_benchmark_say_what_is_valid(epochs):
+    with pytest.raises(QueryError, match=r"NAS-Bench-101 has no .*-epoch runs; valid: 4, 12, 36, 108 or None"):
+        query_nb101_trial_stats(REF, epochs)   # raised at the call, before the first row
+
+
+def test_epochs_given_as_a_string_or_float_match_like_nnis_integer_column():
+    ids = [r["id"] for r in query_nb101_trial_stats(REF, 108)]
+    assert [r["id"] for r in query_nb101_trial_stats(REF, "108")] == ids
+    assert [r["id"] for r in query_nb101_trial_stats(REF, 108.0)] == ids
 
 
 def test_intermediates_in_one_go():
@@ -70,12 +81,20 @@ def test_mean_reduction():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="Unsupported reduction: 'max'"):
+    with pytest.raises(QueryError, match=r"Unsupported reduction: 'max'; valid reductions: None, 'none', 'mean'"):
         list(query_nb101_trial_stats(REF, 108, reduction="max"))
+    assert issubclass(QueryError, ValueError)   # NNI raises ValueError here
     with pytest.raises(QueryError, match="valid ops"):
         list(query_nb101_trial_stats(dict(REF, op1="conv7x7"), 108))
     with pytest.raises(QueryError, match="not connected"):
         list(query_nb101_trial_stats({"op1": "maxpool3x3", "input1": [], "input2": [1]}, 108))
+
+
+@pytest.mark.parametrize("isomorphism", [True, False])
+def test_unknown_op_lists_the_valid_ops_with_or_without_isomorphism(isomorphism):
+    with pytest.raises(QueryError, match=r"unknown NAS-Bench-101 op 'conv7x7'; valid ops: conv3x3-bn-relu, "
+                                         r"conv1x1-bn-relu, maxpool3x3"):
+        query_nb101_trial_stats(dict(REF, op3="conv7x7"), None, isomorphism=isomorphism)
 
 
 def test_missing_store_says_how_to_build_it(tmp_path, monkeypatch):

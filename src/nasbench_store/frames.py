@@ -6,6 +6,7 @@ config so one row holds everything a researcher usually filters and plots on.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,8 +33,53 @@ def _path(benchmark: str, table: str, store_dir) -> Path:
 
 
 def read_arrow(benchmark: str, table: str, columns=None, filters=None, store_dir=None) -> pa.Table:
-    """One table as Arrow; `filters` are pyarrow/Parquet filters, e.g. [("num_epochs", "=", 108)]."""
-    return pq.read_table(_path(benchmark, table, store_dir), columns=columns, filters=filters)
+    """One table as Arrow; `filters` are pyarrow/Parquet filters, e.g. [("num_epochs", "=", 108)].
+
+    An unknown column (in `columns` or `filters`), a malformed filter or a value of the wrong type
+    raises QueryError naming the table's columns.
+    """
+    path = _path(benchmark, table, store_dir)
+    schema = pq.read_schema(path)
+    where = f"{benchmark} table {table}"
+    expression = _filter_expression(filters, schema, where)
+    for name in _filter_columns(filters) + (list(columns) if isinstance(columns, (list, tuple)) else []):
+        if name not in schema.names:
+            raise _no_column(where, name, schema)
+    try:
+        return pq.read_table(path, columns=columns, filters=expression)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        missing = re.search(r"No match for FieldRef\.Name\((.*?)\)", str(exc))   # in an Expression filter
+        if missing:
+            raise _no_column(where, missing[1], schema) from None
+        if expression is None or "no kernel matching input types" not in str(exc):
+            raise
+        typed = ", ".join(f"{f.name} ({f.type})" for f in schema)
+        raise QueryError(f"{where}: a filter value does not fit its column's type ({exc}); columns: {typed}") from None
+
+
+def _no_column(where: str, name, schema: pa.Schema) -> QueryError:
+    return QueryError(f"{where} has no column {name!r}; valid columns: {', '.join(schema.names)}")
+
+
+def _filter_expression(filters, schema: pa.Schema, where: str):
+    """`filters` as an Arrow expression (None or [] for no filter); QueryError if malformed."""
+    if filters is None or isinstance(filters, pc.Expression):
+        return filters
+    if isinstance(filters, (list, tuple)) and not filters:
+        return None
+    try:
+        return pq.filters_to_expression(filters)
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise QueryError(f"{where}: {filters!r} is not a filter ({exc}); write [(column, op, value), ...] with "
+                         f"op one of =, ==, !=, <, >, <=, >=, in, not in; columns: {', '.join(schema.names)}") from None
+
+
+def _filter_columns(filters) -> list:
+    """Column names of a well-formed list filter: [(col, op, value), ...] or a list of such lists."""
+    if filters is None or isinstance(filters, pc.Expression) or not filters:
+        return []
+    conjunctions = [filters] if isinstance(filters[0][0], str) else filters
+    return [predicate[0] for conjunction in conjunctions for predicate in conjunction]
 
 
 def read_table(benchmark: str, table: str, columns=None, filters=None, store_dir=None):

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 import peewee
 
 from .database import JSONField, missing_store_message
-from .errors import StoreNotFoundError
+from .errors import QueryError, StoreNotFoundError
 from .paths import default_store_dir
 
 _local = threading.local()
@@ -80,12 +80,28 @@ class TrialTables:
 
 
 def normalize_reduction(reduction):
-    """NNI's reduction argument: None/'none' or 'mean'; anything else is NNI's ValueError."""
-    if reduction is None or reduction == "none":
+    """NNI's reduction argument: None/'none' or 'mean'. Anything else raises NNI's message as a
+    QueryError (a ValueError, as NNI's is) that also lists the valid values."""
+    if reduction is None or (isinstance(reduction, str) and reduction == "none"):
         return None
-    if reduction == "mean":
+    if isinstance(reduction, str) and reduction == "mean":
         return "mean"
-    raise ValueError("Unsupported reduction: '%s'" % reduction)
+    raise QueryError(f"Unsupported reduction: '{reduction}'; valid reductions: None, 'none', 'mean'")
+
+
+def check_epochs(num_epochs, valid: Sequence[int], benchmark: str) -> int:
+    """A num_epochs filter that is one of `valid`; like NNI's INTEGER column, '108' and 108.0 mean 108.
+
+    Anything else raises QueryError listing the valid counts (NNI matches nothing).
+    """
+    if isinstance(num_epochs, str) and num_epochs.strip().isdigit():
+        num_epochs = int(num_epochs)
+    elif isinstance(num_epochs, float) and num_epochs.is_integer():
+        num_epochs = int(num_epochs)
+    if isinstance(num_epochs, bool) or num_epochs not in valid:
+        raise QueryError(f"{benchmark} has no {num_epochs!r}-epoch runs; valid: "
+                         f"{', '.join(map(str, valid))} or None")
+    return num_epochs
 
 
 def query_trials(t: TrialTables, conditions: Sequence[tuple[str, object]], reduction=None,

@@ -2,19 +2,23 @@
 
 Differences from NNI, all in the researcher's favour: with `isomorphism=True` the cell is pruned
 first (extraneous vertices removed, as nasbench's ModelSpec does), so every equivalent cell finds
-its record; a cell outside the space raises QueryError saying why instead of matching nothing;
-intermediates come from one query; the store is located through NASBENCHMARK_DIR at call time.
+its record; a cell outside the space raises QueryError saying why instead of matching nothing,
+and so do an unknown op with `isomorphism=False` and an epoch count other than 4, 12, 36, 108
+(each message lists the valid values; a bad reduction's ValueError does too); intermediates
+come from one query; the store is located through NASBENCHMARK_DIR at call time.
 """
 from __future__ import annotations
 
 import functools
 from typing import Iterator
 
-from ..sqlite_query import TrialTables, normalize_reduction, query_trials
+from ..errors import QueryError
+from ..sqlite_query import TrialTables, check_epochs, normalize_reduction, query_trials
 from ..tablewriter import json_text
-from .graph import canonical_hash
+from .graph import AVAILABLE_OPS, canonical_hash
 
 TABLES = TrialTables.of("nasbench101")
+EPOCHS = (4, 12, 36, 108)
 
 
 def query_nb101_trial_stats(arch, num_epochs, isomorphism=True, reduction=None,
@@ -33,9 +37,9 @@ def query_nb101_trial_stats(arch, num_epochs, isomorphism=True, reduction=None,
         if isomorphism:
             conditions.append(("c.hash = ?", _hash(arch)))
         else:
-            conditions.append(("c.arch = ?", json_text(arch)))
+            conditions.append(("c.arch = ?", json_text(_check_ops(arch))))
     if num_epochs is not None:
-        conditions.append(("c.num_epochs = ?", num_epochs))
+        conditions.append(("c.num_epochs = ?", check_epochs(num_epochs, EPOCHS, "NAS-Bench-101")))
     return query_trials(TABLES, conditions, reduction, include_intermediates)
 
 
@@ -48,6 +52,15 @@ def sample() -> tuple[str, list[dict]]:
     """The demo's query: the reference cell of the NAS-Bench-101 paper at 108 epochs, seeds averaged."""
     return (f"query_nb101_trial_stats({REFERENCE_ARCH}, 108, reduction='mean')",
             list(query_nb101_trial_stats(REFERENCE_ARCH, 108, reduction="mean")))
+
+
+def _check_ops(arch):
+    """The arch as given (matched exactly), once its ops are known: NNI would match nothing."""
+    if isinstance(arch, dict):
+        bad = [v for k, v in arch.items() if isinstance(k, str) and k.startswith("op") and v not in AVAILABLE_OPS]
+        if bad:
+            raise QueryError(f"unknown NAS-Bench-101 op {bad[0]!r}; valid ops: {', '.join(AVAILABLE_OPS)}")
+    return arch
 
 
 def _hash(arch: dict) -> str:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..errors import QueryError
+from ..sqlite_query import check_epochs as check_epochs_in
 from .constants import DATASETS, EDGES, EPOCHS, NNI_TO_RAW, PRIMITIVES, RAW_OPS, RAW_TO_NNI
+
 
 def parse_arch_str(arch_str: str) -> dict[str, str]:
     """`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` -> NNI's arch dict (nor_conv_* renamed conv_*).
@@ -64,20 +66,16 @@ def normalize_arch(arch) -> dict[str, str]:
 
 
 def check_dataset(dataset) -> str:
-    if dataset not in DATASETS:
-        raise QueryError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(DATASETS)}")
-    return dataset
+    """NNI's lower-case name; the release's spelling (`ImageNet16-120`) and any other case are accepted too."""
+    name = dataset.lower() if isinstance(dataset, str) else dataset
+    if name not in DATASETS:
+        raise QueryError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(DATASETS)} (in any case)")
+    return name
 
 
 def check_epochs(num_epochs) -> int:
     """12 or 200; like NNI's INTEGER column, '200' and 200.0 mean 200."""
-    if isinstance(num_epochs, str) and num_epochs.strip().isdigit():
-        num_epochs = int(num_epochs)
-    elif isinstance(num_epochs, float) and num_epochs.is_integer():
-        num_epochs = int(num_epochs)
-    if isinstance(num_epochs, bool) or num_epochs not in EPOCHS:
-        raise QueryError(f"NAS-Bench-201 has no {num_epochs!r}-epoch runs; valid: 12, 200 or None")
-    return num_epochs
+    return check_epochs_in(num_epochs, EPOCHS, "NAS-Bench-201")
 
 
 def config_id(arch_index: int, epochs: int, dataset: str) -> int:

@@ -2,8 +2,9 @@
 
 Differences from NNI, all in the researcher's favour: a model_family, proposer, generator or
 dataset outside the benchmark raises QueryError listing the valid values (when called, not at the
-first `next()`) instead of matching nothing; rows come in id order; intermediates come from one
-query; the store is located through NASBENCHMARK_DIR at call time.
+first `next()`) instead of matching nothing, and a bad reduction's ValueError lists the valid
+values; rows come in id order; intermediates come from one query; the store is located through
+NASBENCHMARK_DIR at call time.
 """
 from __future__ import annotations
 
