@@ -28,7 +28,7 @@ CHAIN = {"op1": "conv1x1-bn-relu", "input1": [0], "input2": [1]}
 DANGLING = dict(REF, op6="maxpool3x3", input6=[0], input7=[2, 5])  # vertex 6 reaches no output: pruned
 
 ARCHS = [REF, REF_SWAPPED, DIAMOND, DIAMOND_SWAPPED, TWO_VERTICES, CHAIN]
-EPOCHS = [None, 4, 12, 36, 108, 7]
+EPOCHS = [None, 4, 12, 36, 108]
 REDUCTIONS = [None, "none", "mean"]
 CALLS = [dict(arch=a, num_epochs=e, isomorphism=iso, reduction=r, include_intermediates=inter)
          for a, e, iso, r, inter in itertools.product(ARCHS, EPOCHS, [True, False], REDUCTIONS, [False, True])]
@@ -36,11 +36,14 @@ CALLS += [dict(arch=None, num_epochs=e, isomorphism=True, reduction=r, include_i
           for e, r, inter in itertools.product(EPOCHS, REDUCTIONS, [False, True])
           if e in (None, 36) or not inter]  # NNI fetches intermediates with one query per trial: slow
 CALLS += [dict(arch=None, num_epochs=None, isomorphism=False),  # NNI's positional defaults
-          dict(arch=REF, num_epochs=108),
-          dict(arch=REF, num_epochs=108, reduction="max")]
+          dict(arch=REF, num_epochs=108)]
 CALLS += [dict(arch=dict(REF, input5=[4, 0, 3]), num_epochs=108, isomorphism=iso) for iso in (True, False)]
-CALLS += [dict(arch=REF, num_epochs=e) for e in ("108", 108.0, True)]  # loose types: SQLite affinity decides
-SPECIAL = [dict(arch=DANGLING, num_epochs=108), dict(arch=dict(REF, op1="conv7x7"), num_epochs=108)]
+CALLS += [dict(arch=REF, num_epochs=e) for e in ("108", 108.0)]  # loose types: SQLite affinity decides
+# Deliberate differences: where NNI matches nothing or raises a bare error, ours says what is valid.
+INVALID = [dict(arch=REF, num_epochs=108, reduction="max"), dict(arch=dict(REF, op1="conv7x7"), num_epochs=108),
+           dict(arch=REF, num_epochs=7), dict(arch=REF, num_epochs=True),
+           dict(arch=dict(REF, op1="conv7x7"), num_epochs=108, isomorphism=False)]
+SPECIAL = [dict(arch=DANGLING, num_epochs=108), *INVALID]
 PROBES = [{"op": "count"}, {"op": "config", "where": {"hash": REF_HASH, "num_epochs": 108}}, {"op": "schema"},
           {"op": "hash_module"}]
 TABLES = {"Nb101TrialConfig": "nb101trialconfig", "Nb101TrialStats": "nb101trialstats",
@@ -115,12 +118,20 @@ def test_isomorphism_prunes_before_hashing_where_nni_does_not(run):
 
 
 def test_errors(run):
-    """Same ValueError for a bad reduction; a bad op is NNI's bare KeyError, our QueryError (a ValueError)."""
+    """Where NNI raises a bare error or silently matches nothing, ours raises QueryError (a ValueError, as
+    NNI's reduction error is) listing what is valid."""
     nni, ours = results(run, dict(arch=REF, num_epochs=108, reduction="max"))
-    assert nni == ours == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
+    assert nni == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
+    assert ours["error"] == "QueryError" and ours["message"].startswith("Unsupported reduction: 'max'; valid")
     nni, ours = results(run, dict(arch=dict(REF, op1="conv7x7"), num_epochs=108))
     assert nni == {"error": "KeyError", "message": "'conv7x7'"}
     assert ours["error"] == "QueryError" and "conv7x7" in ours["message"]
+    for call in (dict(arch=REF, num_epochs=7), dict(arch=REF, num_epochs=True),
+                 dict(arch=dict(REF, op1="conv7x7"), num_epochs=108, isomorphism=False)):
+        nni, ours = results(run, call)
+        assert nni == {"rows": []}, call
+        assert ours["error"] == "QueryError", (call, ours)
+    assert "4, 12, 36, 108" in results(run, dict(arch=REF, num_epochs=7))[1]["message"]
 
 
 def test_nni_models_read_the_file(run):

@@ -32,15 +32,15 @@ CALLS = [dict(arch=a, num_epochs=e, dataset=d, reduction=r, include_intermediate
 CALLS += [dict(arch=a, num_epochs=e, dataset=d, reduction=r, include_intermediates=True)
           for a, e, d in ((None, None, None), (ARCH0, 200, "cifar100"), (ARCH4, 12, None))
           for r in (None, "mean")]
-CALLS += [dict(arch=None, num_epochs=None, dataset=None), dict(arch=ARCH0, num_epochs=200, dataset="cifar100",
-                                                               reduction="max")]
+CALLS += [dict(arch=None, num_epochs=None, dataset=None)]
 # Our extensions: NNI matches nothing (or fails) where we answer or explain.
 SPECIAL = [dict(arch=ARCH_STRS[0], num_epochs=200, dataset="cifar100"),
            dict(arch=dict(ARCH0, **{"0_1": "conv_5x5"}), num_epochs=200, dataset=None),
            dict(arch=None, num_epochs=200, dataset="imagenet16"),
            dict(arch=None, num_epochs=100, dataset=None)]
 STRING_EPOCHS = dict(arch=ARCH0, num_epochs="200", dataset="cifar100")
-SPECIAL += [STRING_EPOCHS]
+RELEASE_SPELLING = dict(arch=ARCH0, num_epochs=200, dataset="ImageNet16-120")
+SPECIAL += [STRING_EPOCHS, RELEASE_SPELLING, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction="max")]
 PROBES = [{"op": "count"}, {"op": "config", "where": {"arch": ARCH0, "num_epochs": 200, "dataset": "cifar100"}},
           {"op": "schema"}]
 TABLES = {"Nb201TrialConfig": "nb201trialconfig", "Nb201TrialStats": "nb201trialstats",
@@ -99,7 +99,8 @@ def test_mean_extras_are_the_averages_of_nnis_own_trials(run):
 
 def test_our_extensions_where_nni_matches_nothing(run):
     """Deliberate differences: the arch string finds its rows; an unknown op, dataset or epoch count
-    is a QueryError naming what is valid, where NNI returns []. A bad reduction is NNI's ValueError."""
+    is a QueryError naming what is valid, where NNI returns []. A bad reduction is NNI's ValueError, ours
+a QueryError (a ValueError) listing the valid ones."""
     nni, ours = results(run, dict(arch=ARCH_STRS[0], num_epochs=200, dataset="cifar100"))
     nni_dict, _ = results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction=None,
                                      include_intermediates=False))
@@ -109,7 +110,13 @@ def test_our_extensions_where_nni_matches_nothing(run):
         assert nni == {"rows": []}
         assert ours["error"] == "QueryError" and word in ours["message"], ours
     nni, ours = results(run, dict(arch=ARCH0, num_epochs=200, dataset="cifar100", reduction="max"))
-    assert nni == ours == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
+    assert nni == {"error": "ValueError", "message": "Unsupported reduction: 'max'"}
+    assert ours["error"] == "QueryError" and ours["message"].startswith("Unsupported reduction: 'max'; valid")
+    # the release's spelling of a dataset finds NNI's lower-cased rows in ours
+    nni, ours = results(run, RELEASE_SPELLING)
+    nni_lower, _ = results(run, dict(arch=ARCH0, num_epochs=200, dataset="imagenet16-120", reduction=None,
+                                      include_intermediates=False))
+    assert nni == {"rows": []} and ours == nni_lower and ours["rows"]
 
 
 def test_epochs_given_as_a_string_match_like_nni(run):
