@@ -13,7 +13,6 @@ import argparse
 import os
 import random
 import shutil
-import sqlite3
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +21,7 @@ from pathlib import Path
 from bench_common import job_figures, print_jobs, run_workflow
 from nb101_space import load_space
 
+from nasbench_store.database import connect_readonly
 from nasbench_store.nasbench101.synthetic import Cell, iter_payloads
 from nasbench_store.tfrecord import frame, iter_records
 
@@ -82,7 +82,7 @@ def query_latency(store: Path, space, queries: int) -> None:
     for h, adj, ops in rng.sample(space, queries):
         cell = _cell((h, adj, ops))
         archs.append((h, spec_to_arch(cell.matrix, cell.ops)))
-    conn = sqlite3.connect(f"file:{store / 'nasbench101.db'}?mode=ro", uri=True)
+    conn = connect_readonly(store / "nasbench101.db")
     sql = ("SELECT * FROM nb101trialstats s JOIN nb101trialconfig c ON s.config_id = c.id "
            "WHERE c.hash = ? AND c.num_epochs = 108")
     ours, bare = [], []

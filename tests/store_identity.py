@@ -18,6 +18,8 @@ import pyarrow
 import pyarrow.parquet as pq
 from helpers import Workflow
 
+from nasbench_store.database import connect_readonly
+
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "data" / "store-digests.json"
 
@@ -44,7 +46,7 @@ def content_digest(path: Path) -> str:
             _feed(h, name)
             _feed(h, table.column(name).to_pylist())
         return h.hexdigest()
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_readonly(path)
     try:
         _feed(h, conn.execute("PRAGMA page_size").fetchone())
         master = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()

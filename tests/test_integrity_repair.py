@@ -117,7 +117,7 @@ def test_tables_that_break_the_invariants_are_never_published(tmp_path, nb101_st
     import shutil
     import sqlite3
 
-    from nasbench_store.errors import IntegrityError
+    from nasbench_store.errors import DamagedStoreError
     from nasbench_store.manifest import publish
     from nasbench_store.registry import get
 
@@ -132,7 +132,7 @@ def test_tables_that_break_the_invariants_are_never_published(tmp_path, nb101_st
     files = {"nasbench101.db": built / "nasbench101.db",
              **{entry.parquet_file(t): built / "parquet" / f"{t}.parquet" for t in entry.tables}}
     store = tmp_path / "store"
-    with pytest.raises(IntegrityError, match=r"refusing to publish tables that break the benchmark's invariants: "
+    with pytest.raises(DamagedStoreError, match=r"refusing to publish tables that break the benchmark's invariants: "
                                              r"1 rows violate: trial accuracies in \[0, 100\]"):
         publish(store, "nasbench101", files, {"file": "x", "size": 0, "sha256": "0" * 64},
                 check=lambda: entry.check(built / "nasbench101.db", built / "parquet"))

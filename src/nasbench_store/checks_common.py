@@ -9,11 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .database import connect_readonly
 from .registry import get
-
-
-def open_readonly(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
 def sql_list(values) -> str:
@@ -56,7 +53,7 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
 
 def table_checks(db_path: Path, parquet_dir: Path, benchmark: str, rules: dict[str, str], extra=None) -> list[str]:
     """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given."""
-    with contextlib.closing(open_readonly(db_path)) as conn:
+    with contextlib.closing(connect_readonly(db_path)) as conn:
         problems = count_violations(conn, rules)
         problems += parquet_matches_sqlite(conn, Path(parquet_dir), list(get(benchmark).tables))
         if extra is not None:

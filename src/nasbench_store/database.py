@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
 
 import peewee
 from playhouse.sqlite_ext import JSONField as _PeeweeJSONField
 
-from .errors import StoreNotFoundError
+from .errors import DamagedStoreError, StoreNotFoundError
 from .paths import default_store_dir
 
 json_dumps = functools.partial(json.dumps, sort_keys=True)
@@ -27,6 +30,32 @@ class JSONField(_PeeweeJSONField):
         super().__init__(**kwargs)
 
 
+def readonly_uri(path: str | Path) -> str:
+    """A `file:` URI that opens `path` read-only whatever its name holds: `?`, `#` and `%` are
+    percent-escaped (pasted into a URI unescaped, they would open another file, read-write)."""
+    return Path(path).absolute().as_uri() + "?mode=ro"
+
+
+def connect_readonly(path: str | Path, **kwargs) -> sqlite3.Connection:
+    return sqlite3.connect(readonly_uri(path), uri=True, **kwargs)
+
+
+def check_tables(conn: sqlite3.Connection, path: str | Path, tables: Iterable[str]) -> None:
+    """Refuse a store whose benchmark tables are not plain tables (a view could compute anything)."""
+    tables = list(tables)
+    marks = ",".join("?" * len(tables))
+    kinds = dict(conn.execute(f"SELECT name, type FROM sqlite_master WHERE name IN ({marks})", tables))
+    wrong = [f"{t} is {'missing' if t not in kinds else 'a ' + kinds[t]}" for t in tables if kinds.get(t) != "table"]
+    if wrong:
+        raise DamagedStoreError(f"{path}: {'; '.join(wrong)}, not a table: this file was not built by nasbench-store "
+                             f"(or was edited); rebuild it, or run `nasbench-store verify`")
+
+
+def benchmark_tables(filename: str) -> tuple[str, ...]:
+    from .registry import BENCHMARKS
+    return next(b.tables for b in BENCHMARKS.values() if b.db_filename == filename)
+
+
 class StoreDatabase(peewee.SqliteDatabase):
     """A read-only SQLite database whose file is `<store dir>/<filename>`, resolved at connect time."""
 
@@ -38,9 +67,11 @@ class StoreDatabase(peewee.SqliteDatabase):
         path = default_store_dir() / self.filename
         if not path.is_file():
             raise StoreNotFoundError(missing_store_message(path))
-        self.database = f"file:{path}?mode=ro"
+        self.database = readonly_uri(path)
         self.connect_params["uri"] = True
-        return super()._connect()
+        conn = super()._connect()
+        check_tables(conn, path, benchmark_tables(self.filename))
+        return conn
 
 
 def missing_store_message(path) -> str:

@@ -34,8 +34,9 @@ class UnsafePickleError(RawFormatError):
     """A pickle asked for a global or persistent id outside the allow-list; nothing was executed."""
 
 
-class IntegrityError(NasbenchStoreError):
-    """A built or published file is not the one its build recorded; the message says how to repair."""
+class DamagedStoreError(NasbenchStoreError):
+    """A built or published file is not what its build recorded or not what nasbench-store builds; the
+    message says how to repair it."""
 
 
 class ConfigError(NasbenchStoreError):

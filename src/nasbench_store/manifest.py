@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .atomic import atomic_path
-from .errors import IntegrityError
+from .database import connect_readonly
+from .errors import DamagedStoreError
 from .progress import Progress
 from .safety.archives import directory_files
 
@@ -52,7 +52,7 @@ def table_rows(path: str | Path) -> dict[str, int]:
     path = Path(path)
     if path.suffix == ".parquet":
         return {path.stem: pq.ParquetFile(path).metadata.num_rows}
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(connect_readonly(path)) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
@@ -99,7 +99,7 @@ def record_digests(built: Iterable[str | Path], record: str | Path) -> dict:
 
 def check_recorded(benchmark: str, files: Mapping[str, dict], built: Mapping[str, str | Path],
                    records: Iterable[str | Path]) -> None:
-    """Raise IntegrityError naming every built file whose digest differs from its build's record."""
+    """Raise DamagedStoreError naming every built file whose digest differs from its build's record."""
     recorded: dict[str, dict] = {}
     for record in records:
         recorded.update(json.loads(Path(record).read_text()))
@@ -110,7 +110,7 @@ def check_recorded(benchmark: str, files: Mapping[str, dict], built: Mapping[str
             was = "no digest was recorded for it" if want is None else f"recorded sha256 {want['sha256']}"
             changed.append(f"{path} ({was}, now {files[rel]['sha256']})")
     if changed:
-        raise IntegrityError(f"{benchmark}: refusing to publish built files that changed after the job that made "
+        raise DamagedStoreError(f"{benchmark}: refusing to publish built files that changed after the job that made "
                              f"them (modified by hand, or through their hard link in the store): "
                              f"{'; '.join(changed)}. Repair: {repair_command(benchmark)}")
 
@@ -167,7 +167,7 @@ def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Pat
 
     With `records` (the digest records of the jobs that built the files), a file that changed
     since its job is refused; with `check` (the benchmark's invariants on the built tables), tables
-    that break them are refused. Either raises IntegrityError, and nothing is installed.
+    that break them are refused. Either raises DamagedStoreError, and nothing is installed.
     """
     store_dir = Path(store_dir)
     entry = benchmark_entry(files, raw, extra)
@@ -175,7 +175,7 @@ def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Pat
         check_recorded(benchmark, entry["files"], files, records)
     problems = check() if check is not None else []
     if problems:
-        raise IntegrityError(f"{benchmark}: refusing to publish tables that break the benchmark's invariants: "
+        raise DamagedStoreError(f"{benchmark}: refusing to publish tables that break the benchmark's invariants: "
                              f"{'; '.join(problems)}. The raw input holds values outside the benchmark's ranges "
                              f"(or is not the release); nothing was published")
     with store_lock(store_dir):

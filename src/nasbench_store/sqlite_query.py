@@ -11,12 +11,12 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import peewee
 
-from .database import JSONField, missing_store_message
+from .database import JSONField, benchmark_tables, check_tables, connect_readonly, missing_store_message
 from .errors import QueryError, StoreNotFoundError
 from .paths import default_store_dir
 
@@ -24,7 +24,8 @@ _local = threading.local()
 
 
 def connection(filename: str) -> sqlite3.Connection:
-    """A read-only connection to `<store dir>/<filename>`, cached per thread and file identity."""
+    """A read-only connection to `<store dir>/<filename>`, cached per thread and file identity;
+    the benchmark's tables are checked to be plain tables when it opens."""
     path = default_store_dir() / filename
     try:
         st = os.stat(path)
@@ -37,7 +38,12 @@ def connection(filename: str) -> sqlite3.Connection:
         return cached[1]
     if cached is not None:
         cached[1].close()
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_readonly(path)
+    try:
+        check_tables(conn, path, benchmark_tables(filename))
+    except BaseException:
+        conn.close()
+        raise
     cache[str(path)] = (key, conn)
     return conn
 
@@ -56,7 +62,7 @@ class TrialTables:
     not_averaged: frozenset[str] = frozenset()  # stats columns NNI leaves out of 'mean' (e.g. seed)
 
     @classmethod
-    def of(cls, benchmark: str) -> "TrialTables":
+    def of(cls, benchmark: str) -> TrialTables:
         """Derived from the benchmark's models: integer trial columns (seeds) are not averaged."""
         from .registry import get
         entry = get(benchmark)

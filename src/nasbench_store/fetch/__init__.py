@@ -113,7 +113,7 @@ def locations(source: Mapping, benchmark: str) -> list[tuple[str, str]]:
     return out
 
 
-def _download_one(kind: str, location: str, dest: Path, benchmark: str, check: "_Checker",
+def _download_one(kind: str, location: str, dest: Path, benchmark: str, check: _Checker,
                   options: FetchOptions) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(f"{benchmark} {dest.name}", interval=options.progress_interval)
@@ -139,7 +139,7 @@ def _download_one(kind: str, location: str, dest: Path, benchmark: str, check: "
     return dest
 
 
-def _local(path: Path, benchmark: str, check: "_Checker") -> Path:
+def _local(path: Path, benchmark: str, check: _Checker) -> Path:
     if not path.is_file():
         raise ConfigError(f"sources.{benchmark}.path: {path} does not exist or is not a file; fix the path, "
                           f"or remove sources.{benchmark}.path to download the file instead")
@@ -167,7 +167,8 @@ class _Checker:
                  "If the copy is damaged, fetch it again. ")
         if self.expected:
             keys = ", ".join(f"sources.{self.benchmark}.{a}" for a in self.expected)
-            return retry + f"If upstream really changed the file and you trust the new one, update {keys} in your config."
+            return retry + (f"If upstream really changed the file and you trust the new one, update {keys} "
+                            f"in your config.")
         return retry + (f"If upstream really changed the file and you trust the new one, delete the "
                         f"'{self.name}' entry under '{self.benchmark}' in {self.lock_file} and run again.")
 

@@ -1,11 +1,11 @@
 """Tunables of the download machinery, with defaults for real multi-GB files on real networks."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ConfigError
-
 
 # Keys of the config's `download` section that the workflow reads, not the fetcher.
 WORKFLOW_KEYS = ("max_parallel", "lock_file")
@@ -24,7 +24,7 @@ class FetchOptions:
     chunk_size: int = 1 << 16
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any] | None) -> "FetchOptions":
+    def from_config(cls, section: Mapping[str, Any] | None) -> FetchOptions:
         """Build from the config's `download` mapping; unknown keys are an error, not ignored."""
         section = {k: v for k, v in (section or {}).items() if k not in WORKFLOW_KEYS}
         known = {f.name for f in fields(cls)}

@@ -10,7 +10,7 @@ come from one query; the store is located through NASBENCHMARK_DIR at call time.
 from __future__ import annotations
 
 import functools
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import QueryError
 from ..sqlite_query import TrialTables, check_epochs, normalize_reduction, query_trials

@@ -12,7 +12,8 @@ from __future__ import annotations
 import collections
 import io
 import struct
-from typing import BinaryIO, Iterable
+from collections.abc import Iterable
+from typing import BinaryIO
 
 import numpy as np
 

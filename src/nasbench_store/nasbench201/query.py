@@ -11,7 +11,7 @@ one query; the store is located through NASBENCHMARK_DIR at call time and opened
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
 from ..tablewriter import json_text

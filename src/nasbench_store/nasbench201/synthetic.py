@@ -4,9 +4,9 @@ Layout follows the release (docs/formats.md#nas-bench-201): the five-pickle lega
 137-byte header, the benchmark dict in key order meta_archs/total_archs/arch2infos/
 evaluated_indexes, ArchState and ResultsState dicts in the release's key order and types
 (np.float64 params and latency, OrderedDict train_times, '0777'-style seed strings, None
-train_acc5es in 200-epoch runs), the v1_1 coverage pattern of eval keys (docs/formats.md#nb201-eval-keys), 1-3 seeds, fresh
-key strings per result, NaN losses here and there, and numpy's scalar constructor written as
-`numpy.core.multiarray.scalar`. `evaluated_type` stores evaluated_indexes as a list (the v1_1 file) or as
+train_acc5es in 200-epoch runs), the v1_1 coverage pattern of eval keys
+(docs/formats.md#nb201-eval-keys), 1-3 seeds, fresh key strings per result, NaN losses here and
+there, and numpy's scalar constructor written as `numpy.core.multiarray.scalar`. `evaluated_type` stores evaluated_indexes as a list (the v1_1 file) or as
 a set / frozenset (what one of the official generation scripts saves; a protocol-2 pickle names
 `__builtin__.set`). Values are synthetic and deterministic in (seed, arch index).
 The official nas_201_api loads these files; tests use it as an oracle.
@@ -22,8 +22,8 @@ import pickle
 import random
 import tarfile
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -138,7 +138,8 @@ def results_state(arch_str: str, dataset: str, epochs: int, seed: int, rng: rand
 
 
 def arch_state(index: int, arch_str: str, epochs: int, seed: int = 0) -> dict:
-    """ArchResults.state_dict() of one architecture for the 12- or 200-epoch runs (docs/formats.md#nb201-benchmark-dict)."""
+    """ArchResults.state_dict() of one architecture for the 12- or 200-epoch runs
+    (docs/formats.md#nb201-benchmark-dict)."""
     rng = random.Random(f"{seed}/{index}/{epochs}")
     if epochs == 200:
         full = (777, 888, 999) if index == 0 else rng.choices(FULL_SEED_PATTERNS, FULL_SEED_WEIGHTS)[0]

@@ -8,7 +8,7 @@ NASBENCHMARK_DIR at call time.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import QueryError
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
