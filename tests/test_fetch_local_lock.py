@@ -11,11 +11,11 @@ import sys
 
 import pytest
 import yaml
-
 from httpfaults import FaultServer, isolate_proxies
+
 from nasbench_store.errors import ConfigError
 from nasbench_store.fetch import DigestMismatchError, FetchOptions, fetch
-from nasbench_store.fetch.progress import Progress
+from nasbench_store.progress import Progress
 
 FAST = FetchOptions(connect_timeout=2, read_timeout=0.5, retries=2, backoff=0.01, backoff_max=0.02,
                     progress_interval=0, chunk_size=4096)
@@ -99,7 +99,7 @@ def test_corrupt_lock_file_is_named(tmp_path):
 
 
 def test_plain_progress_lines_carry_bytes_rate_and_eta(caplog):
-    progress = Progress("nds data.zip", interval=0, tty=False)
+    progress = Progress("nds data.zip", interval=0, tty=False, logger=logging.getLogger("nasbench_store.fetch"))
     with caplog.at_level(logging.INFO, logger="nasbench_store.fetch"):
         progress.start(4 << 20, 1 << 20)
         progress.update(2 << 20)

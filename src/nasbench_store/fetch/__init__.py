@@ -20,12 +20,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..progress import Progress
 from . import gdrive, http, lockfile
 from .digests import expected_digests, file_digests, first_mismatch
 from .errors import DigestMismatchError, DownloadError, DriveRefusedError, TransientError
 from .filelock import exclusive
 from .options import FetchOptions
-from .progress import Progress
 
 __all__ = ["fetch", "FetchOptions", "DownloadError", "DigestMismatchError", "DriveRefusedError", "TransientError"]
 
@@ -116,7 +116,7 @@ def locations(source: Mapping, benchmark: str) -> list[tuple[str, str]]:
 def _download_one(kind: str, location: str, dest: Path, benchmark: str, check: _Checker,
                   options: FetchOptions) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    progress = Progress(f"{benchmark} {dest.name}", interval=options.progress_interval)
+    progress = Progress(f"{benchmark} {dest.name}", interval=options.progress_interval, logger=log)
     origin = location if kind == "http" else gdrive.browser_url(location)
     log.info("downloading %s from %s", dest, origin)
     if kind == "http":

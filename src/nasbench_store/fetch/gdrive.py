@@ -14,10 +14,10 @@ import requests
 from gdown.exceptions import DownloadError as GdownDownloadError
 from gdown.exceptions import FileURLRetrievalError
 
+from ..progress import Progress
 from .errors import DownloadError, DriveRefusedError, TransientError
 from .http import NETWORK_ERRORS
 from .options import FetchOptions
-from .progress import Progress
 
 log = logging.getLogger("nasbench_store.fetch")
 

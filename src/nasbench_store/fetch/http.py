@@ -12,9 +12,9 @@ from pathlib import Path
 
 import requests
 
+from ..progress import Progress, human_bytes
 from .errors import DownloadError, TransientError
 from .options import FetchOptions
-from .progress import Progress, human_bytes
 
 log = logging.getLogger("nasbench_store.fetch")
 
