@@ -31,11 +31,12 @@ def log(*parts):
 
 
 def raw_file(benchmark):
-    """The raw release of a benchmark: the configured local `path`, else the download in RAW_DIR."""
+    """The raw release of a benchmark: the configured local `path`, else this build's link to the
+    download in RAW_DIR (rules/download.smk)."""
     source = config["sources"][benchmark]
     if source.get("path"):
         return str(Path(source["path"]).expanduser())
-    return str(RAW_DIR / raw_filename(source))
+    return work("raw", raw_filename(source))
 
 
 def built_db(benchmark):

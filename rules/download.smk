@@ -5,6 +5,9 @@
 # when the job runs, not passed as params, so adding a mirror does not re-download a finished file.
 # Builds that share a raw_dir (two checkouts, two users) take turns through the file lock
 # `<file>.lock` that fetch holds around each download; the one that waited uses the verified file.
+# The rule's output is this build's own link to the shared file (work_dir/raw/), never the shared
+# file itself: Snakemake deletes a job's outputs before it runs and after it fails, which must not
+# take the file away from another build.
 DOWNLOAD = config.get("download", {})
 
 if "downloads" not in workflow.global_resources:
@@ -18,7 +21,7 @@ for _benchmark, _source in config["sources"].items():
         name:
             f"download_{_benchmark}"
         output:
-            str(RAW_DIR / raw_filename(_source)),
+            work("raw", raw_filename(_source)),
         log:
             log(f"download_{_benchmark}.log"),
         localrule: True
@@ -29,6 +32,7 @@ for _benchmark, _source in config["sources"].items():
             mem_mb=300,
         params:
             benchmark=_benchmark,
+            shared=str(RAW_DIR / raw_filename(_source)),
             # unused by the script: here so that a changed digest re-downloads the file
             digests={k: _source[k] for k in ("sha256", "md5") if k in _source},
             lock_file=DOWNLOAD.get("lock_file", "sources.lock.yaml"),

@@ -49,3 +49,21 @@ def test_wrong_sha256_fails_with_the_message_and_publishes_nothing(workflow, nb1
     assert not (raw_dir / "nasbench_full.tfrecord").exists()
     assert (raw_dir / "nasbench_full.tfrecord.bad").read_bytes() == body
     assert not (wf.store / "nasbench101.db").exists()
+
+
+def test_another_builds_failed_download_never_takes_the_raw_file_away(workflow, nb101_raw, tmp_path):
+    """Each build links the shared download into its own work_dir, so Snakemake's cleanup of a failed or
+    rerun download job (it deletes the job's outputs) touches only that build's link."""
+    body = nb101_raw.read_bytes()
+    shared = tmp_path / "shared-raw"
+    with FaultServer() as server:
+        url = server.serve("/nasbench/nasbench_full.tfrecord", body)
+        a = workflow("a", **nb101_config(url, hashlib.sha256(body).hexdigest()), raw_dir=str(shared))
+        a.run("nasbench101", env=LOCAL_ONLY).check()
+        # another build expects other bytes under the same name: its download fails
+        b = workflow("b", **nb101_config(url, "0" * 64), raw_dir=str(shared))
+        assert b.run("nasbench101", env=LOCAL_ONLY).returncode != 0
+    link = Path(a.config["work_dir"]) / "raw" / "nasbench_full.tfrecord"
+    assert link.read_bytes() == body  # this build's hard link keeps the bytes it verified
+    assert "Nothing to be done" in a.run("nasbench101", env=LOCAL_ONLY).check().output
+    a.run("verify", env=LOCAL_ONLY).check()

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..errors import ConfigError
 from ..progress import Progress
 from . import gdrive, http, lockfile
@@ -54,6 +55,19 @@ def fetch(source: Mapping, dest: str | Path, *, benchmark: str, lock_file: str |
     with _download_lock(dest):
         return _fetch_locked(source, dest, benchmark, check, options)
 
+
+
+def link_into_build(shared: str | Path, link: str | Path) -> Path:
+    """Give one build its own name for a verified file in the shared raw_dir: a hard link (the
+    build keeps the bytes it verified even if the shared file is later replaced), or a symbolic
+    link across filesystems. Atomic: the name appears complete or not at all."""
+    shared, link = Path(shared), Path(link)
+    with atomic_path(link) as tmp:
+        try:
+            os.link(shared, tmp)
+        except OSError:
+            os.symlink(shared.resolve(), tmp)
+    return link
 
 @contextlib.contextmanager
 def _download_lock(dest: Path) -> Iterator[None]:
