@@ -11,7 +11,7 @@ import pytest
 
 from nasbench_store.errors import ConfigError
 from nasbench_store.registry import BENCHMARKS
-from nasbench_store.workflow import RAW_KINDS, check_config
+from nasbench_store.workflow import check_config
 
 
 def config(benchmark: str, path, **extra) -> dict:
@@ -23,14 +23,10 @@ def refused(benchmark: str, path, *words: str) -> str:
         check_config(config(benchmark, path))
     msg = str(e.value)
     assert f"sources.{benchmark}.path = {str(path)!r}" in msg, msg
-    assert f"expected {RAW_KINDS[benchmark].expected}" in msg, msg
+    assert f"expected {BENCHMARKS[benchmark].raw.expected}" in msg, msg
     for word in words:
         assert word in msg, msg
     return msg
-
-
-def test_every_benchmark_declares_its_raw_kinds():
-    assert sorted(RAW_KINDS) == sorted(BENCHMARKS)
 
 
 @pytest.mark.parametrize("benchmark", ["nasbench101", "nds"])
@@ -40,13 +36,13 @@ def test_a_directory_where_a_file_is_needed(tmp_path, benchmark):
 
 def test_the_nats_directory_marker_is_the_readers():
     from nasbench_store.nasbench201.nats import META_NAME
-    assert RAW_KINDS["nasbench201"].directory_holds == META_NAME
+    assert BENCHMARKS["nasbench201"].raw.directory_holds == META_NAME
 
 
 def nats_dir(parent: Path) -> Path:
     tree = parent / "NATS-tss-v1_0-3ffb9-simple"
     tree.mkdir()
-    (tree / RAW_KINDS["nasbench201"].directory_holds).write_bytes(b"checked by the reader, not here")
+    (tree / BENCHMARKS["nasbench201"].raw.directory_holds).write_bytes(b"checked by the reader, not here")
     return tree
 
 
@@ -79,7 +75,7 @@ def test_any_file_name_is_a_file_for_nb101_and_nds(tmp_path):
                   "sources": {"nasbench101": {"path": str(raw)}, "nds": {"path": str(raw)}}})
 
 
-@pytest.mark.parametrize("benchmark", sorted(RAW_KINDS))
+@pytest.mark.parametrize("benchmark", sorted(BENCHMARKS))
 def test_a_fifo_is_refused_without_opening_it(tmp_path, benchmark):
     fifo = tmp_path / "raw.tar"
     os.mkfifo(fifo)

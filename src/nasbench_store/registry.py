@@ -18,10 +18,19 @@ from .errors import QueryError
 
 
 @dataclass(frozen=True)
+class RawKind:
+    """What a benchmark's raw input may be, for the parse-time check of `sources.<benchmark>.path`."""
+    expected: str                         # what messages say the path should be
+    file_suffixes: tuple[str, ...] = ()   # a regular file ending in one of these (empty: any name)
+    directory_holds: str | None = None    # a directory is accepted when it holds this file
+
+
+@dataclass(frozen=True)
 class Benchmark:
     name: str    # config key, Snakemake target, manifest key and store subdirectory
     title: str   # as papers name it
     query: str   # NNI's query function, defined in the subpackage's query module
+    raw: RawKind  # what `sources.<name>.path` may be (checked when the workflow parses)
 
     @property
     def package(self) -> str:
@@ -72,9 +81,15 @@ class Benchmark:
 
 
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
-    Benchmark("nasbench101", "NAS-Bench-101", "query_nb101_trial_stats"),
-    Benchmark("nasbench201", "NAS-Bench-201", "query_nb201_trial_stats"),
-    Benchmark("nds", "NDS", "query_nds_trial_stats"),
+    Benchmark("nasbench101", "NAS-Bench-101", "query_nb101_trial_stats",
+              RawKind("the NAS-Bench-101 TFRecord file (nasbench_full.tfrecord or nasbench_only108.tfrecord)")),
+    # a directory or a .tar is a NATS-tss archive (nasbench201.convert.open_source), else a .pth;
+    # every NATS-tss directory holds meta.pickle.pbz2 at its top (nasbench201.nats.META_NAME)
+    Benchmark("nasbench201", "NAS-Bench-201", "query_nb201_trial_stats",
+              RawKind("a NAS-Bench-201 .pth file, a NATS-tss .tar file or an extracted NATS-tss directory "
+                      "(NATS-tss-v1_0-3ffb9-simple/)", file_suffixes=(".pth", ".tar"),
+                      directory_holds="meta.pickle.pbz2")),
+    Benchmark("nds", "NDS", "query_nds_trial_stats", RawKind("NDS's data.zip file")),
 )}
 
 

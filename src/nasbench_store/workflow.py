@@ -12,33 +12,11 @@ import stat
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .errors import ConfigError
-
-
-@dataclass(frozen=True)
-class RawKind:
-    """What a benchmark's raw input may be, for the parse-time check of `sources.<benchmark>.path`."""
-    expected: str                         # what messages say the path should be
-    file_suffixes: tuple[str, ...] = ()   # a regular file ending in one of these (empty: any name)
-    directory_holds: str | None = None    # a directory is accepted when it holds this file
-
-
-# Each benchmark's raw inputs, as its readers accept them. Kept here rather than in the benchmark
-# subpackages so that parsing the workflow imports no reader; tests/test_config_paths.py keeps the
-# keys equal to nasbench_store.registry.BENCHMARKS (a new benchmark adds its line here).
-RAW_KINDS: dict[str, RawKind] = {
-    "nasbench101": RawKind("the NAS-Bench-101 TFRecord file (nasbench_full.tfrecord or nasbench_only108.tfrecord)"),
-    # nasbench201/convert.py open_source: a directory or a .tar is a NATS-tss archive, else a .pth;
-    # nasbench201/nats.py META_NAME is the file every NATS-tss directory holds at its top
-    "nasbench201": RawKind("a NAS-Bench-201 .pth file, a NATS-tss .tar file or an extracted NATS-tss directory "
-                           "(NATS-tss-v1_0-3ffb9-simple/)", file_suffixes=(".pth", ".tar"),
-                           directory_holds="meta.pickle.pbz2"),
-    "nds": RawKind("NDS's data.zip file"),
-}
+from .registry import get
 
 _SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
                   (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -62,8 +40,8 @@ def check_config(config: dict) -> None:
 
 
 def check_raw_path(benchmark: str, value: str, missing_ok: bool = False) -> None:
-    """`sources.<benchmark>.path` exists, is readable and is of a kind RAW_KINDS[benchmark] accepts."""
-    kind = RAW_KINDS[benchmark]
+    """`sources.<benchmark>.path` exists, is readable and is of a kind its registry entry accepts (`raw`)."""
+    kind = get(benchmark).raw
     path = Path(value).expanduser()
     where, expected = f"config: sources.{benchmark}.path = {value!r}", f"expected {kind.expected}"
     try:
