@@ -5,6 +5,10 @@ The SQLite schema is created from the peewee models (so it is exactly what NNI's
 rows are bulk-inserted with indexes built afterwards, and both outputs are written under
 temporary names and renamed into place only when complete. The same batches give byte-identical
 files: no timestamps, fixed page size, fixed Parquet options.
+
+Two refusals end a write with nothing renamed into place: a trial table without rows (the raw
+input held no records: `EmptyStoreError`), and a row SQLite refuses (`TableWriteError`, naming the
+table and row; the converters check values first, so this is a converter bug, never a traceback).
 """
 from __future__ import annotations
 
@@ -20,12 +24,32 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .atomic import atomic_path
+from .errors import NasbenchStoreError
 from .progress import Progress
 
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
                        write_statistics=True, data_page_version="2.0", version="2.6")
 ROW_GROUP_ROWS = 1 << 20
 INSERT_CHUNK_ROWS = 1 << 16
+
+
+class EmptyStoreError(NasbenchStoreError):
+    """The raw input held no records: an empty store is refused, not published as verified."""
+
+    def __init__(self, raw: str | Path | None, table: str):
+        self.raw = None if raw is None else str(raw)
+        self.table = table
+        where = self.raw if raw is not None else "the raw input"
+        super().__init__(f"{where}: holds no records; {table} would be empty, so no store was written. "
+                         "The file is empty, truncated before its first record, or not the release: "
+                         "check it (or the `path` in your config) and run again")
+
+    def __reduce__(self):
+        return (type(self), (self.raw, self.table))
+
+
+class TableWriteError(NasbenchStoreError):
+    """SQLite refused a row (a constraint, or a value it cannot store); the message names it."""
 
 
 def json_text(obj) -> str:
@@ -122,7 +146,20 @@ class SqliteTables:
         sql = f'INSERT INTO "{name}" VALUES ({",".join("?" * checked.num_columns)})'
         table = checked if isinstance(checked, pa.Table) else pa.Table.from_batches([checked])
         for chunk in table.to_batches(max_chunksize=INSERT_CHUNK_ROWS):  # bounded Python objects
-            self._conn.executemany(sql, zip(*(_python_values(c) for c in chunk.columns)))
+            before = self._conn.total_changes
+            try:
+                self._conn.executemany(sql, zip(*(_python_values(c) for c in chunk.columns)))
+            except _REFUSED_ROW as exc:
+                raise self._refused(name, chunk, self._conn.total_changes - before, exc) from None
+
+    def _refused(self, name: str, chunk: pa.RecordBatch, row: int, exc: Exception) -> TableWriteError:
+        """The error for the chunk's row `row` (the rows before it went in), with its values."""
+        values = {f.name: chunk.column(i)[row].as_py() for i, f in enumerate(chunk.schema)} if row < len(chunk) else {}
+        shown = repr(values)
+        shown = shown if len(shown) <= 400 else shown[:400] + "...}"
+        return TableWriteError(f"{self.path}: SQLite refused row {row + 1} of a batch for table {name} "
+                               f"({type(exc).__name__}: {exc}); row {shown}. The converter let through a value "
+                               "its table cannot hold: this is a bug, please report it with the raw file")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -141,12 +178,20 @@ class SqliteTables:
             self._atomic.__exit__(exc_type, exc, tb)
 
 
+# What SQLite raises for a row it refuses (NOT NULL: a NaN binds as NULL; an int beyond 64 bits; a
+# string that is not UTF-8); an OperationalError such as a full disk is not a row's fault.
+_REFUSED_ROW = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                OverflowError, UnicodeEncodeError)
+
+
 def write_tables(models: Sequence[type[peewee.Model]], tables: Iterable[tuple[str, pa.RecordBatch | pa.Table]],
                  db_path: str | Path | None = None, parquet_dir: str | Path | None = None,
-                 expected_rows: int | None = None) -> dict[str, int]:
+                 expected_rows: int | None = None, raw: str | Path | None = None) -> dict[str, int]:
     """Write (table name, rows) pairs to a SQLite database and/or Parquet files; return row counts.
 
     Progress (rows written, rate, and with `expected_rows` an ETA) goes to the log as it runs.
+    `models` are (config, trial, intermediate): when the trial table got no rows, EmptyStoreError
+    (naming `raw`, the raw input) is raised and nothing is renamed into place.
     """
     if not db_path and not parquet_dir:
         raise ValueError("write_tables needs db_path, parquet_dir or both")
@@ -161,6 +206,9 @@ def write_tables(models: Sequence[type[peewee.Model]], tables: Iterable[tuple[st
                 writer.write(name, rows)
             counts[name] += rows.num_rows
             progress.advance(rows.num_rows)
+        trials = table_name(models[1])
+        if not counts[trials]:
+            raise EmptyStoreError(raw, trials)  # inside the stack: the temporaries are removed
     progress.close()
     return counts
 

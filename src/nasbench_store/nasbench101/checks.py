@@ -16,11 +16,12 @@ RULES = {
                                "(SELECT 1 FROM nb101trialstats s WHERE s.config_id = c.id)",
     "trial accuracies in [0, 100]": "SELECT COUNT(*) FROM nb101trialstats WHERE NOT (train_acc BETWEEN 0 AND 100 "
                                     "AND valid_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100)",
-    "parameters > 0 and training_time >= 0": "SELECT COUNT(*) FROM nb101trialstats WHERE NOT (parameters > 0 "
-                                             "AND training_time >= 0)",
-    "intermediate accuracies in [0, 100], time >= 0": "SELECT COUNT(*) FROM nb101intermediatestats WHERE NOT ("
-        "train_acc BETWEEN 0 AND 100 AND valid_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100 "
-        "AND training_time >= 0)",
+    # 9e999 is SQLite's infinity, which a REAL column can hold (a NaN is stored as NULL)
+    "parameters > 0 and training_time >= 0, both finite": "SELECT COUNT(*) FROM nb101trialstats WHERE NOT ("
+        "parameters > 0 AND parameters < 9e999 AND training_time >= 0 AND training_time < 9e999)",
+    "intermediate accuracies in [0, 100], time >= 0 and finite": "SELECT COUNT(*) FROM nb101intermediatestats "
+        "WHERE NOT (train_acc BETWEEN 0 AND 100 AND valid_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100 "
+        "AND training_time >= 0 AND training_time < 9e999)",
     "two intermediates per trial": "SELECT (SELECT COUNT(*) FROM nb101intermediatestats) - "
                                    "2 * (SELECT COUNT(*) FROM nb101trialstats)",
     "intermediates at epochs//2 and epochs": "SELECT COUNT(*) FROM nb101intermediatestats i "

@@ -105,6 +105,8 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
     """Read shard `index` of `count` of a NAS-Bench-101 TFRecord file into a bucketed Parquet part."""
     raw_path = Path(raw_path)
     size = raw_path.stat().st_size
+    if size == 0:  # a store without trials is refused, not published as verified
+        raise RawFormatError(raw_path, None, "holds no records: the file is empty")
     start, stop = job_slice(size, index, count)  # records that start in the range belong to it
     runs = _Runs()
     cells: dict[str, tuple[str, str, int, str, int]] = {}
@@ -265,4 +267,5 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
     if raw is None:
         raise ValueError("NAS-Bench-101's assembly needs the raw file, to check that the shards cover it")
     runs = sum(read_part_meta(p)["records"] for p in parts)  # configs are few beside 3 rows per run
-    return write_tables(MODELS, iter_tables(raw, parts), db_path, parquet_dir, expected_rows=3 * runs)
+    return write_tables(MODELS, iter_tables(raw, parts), db_path, parquet_dir, expected_rows=3 * runs,
+                        raw=raw)

@@ -4,6 +4,10 @@
 path for the exact layout nasbench wrote (three EvaluationData of five doubles, then params and
 total_time), checked tag by tag; anything else goes through the protobuf runtime.
 
+Values are checked here too, where the record is known (the caller adds file and offset), so a
+value outside its range never reaches a store: accuracies are fractions in [0, 1], training times
+finite and >= 0, the parameter count > 0.
+
 Format: docs/formats.md#nb101-record-payload.
 """
 from __future__ import annotations
@@ -19,6 +23,9 @@ from google.protobuf.message import DecodeError
 from .metrics_pb import ModelMetrics
 
 VALID_EPOCHS = (4, 12, 36, 108)
+_INF = float("inf")
+_VALUES = ("training time", "train accuracy", "validation accuracy", "test accuracy")  # an evaluation's order
+
 
 class Run(NamedTuple):
     """The parts of a record the tables need; times in seconds, accuracies as fractions."""
@@ -85,7 +92,7 @@ def parse_record(payload: bytes) -> Run:
     module_hash, epochs, adjacency, operations, raw_metrics = fields
     if not (isinstance(module_hash, str) and len(module_hash) == 32):
         raise RecordError(f"module_hash {module_hash!r} is not 32 hex characters")
-    if epochs not in VALID_EPOCHS or isinstance(epochs, bool):
+    if type(epochs) is not int or epochs not in VALID_EPOCHS:  # not 4.0, not true/false
         raise RecordError(f"epochs {epochs!r} is not one of {VALID_EPOCHS}")
     if not isinstance(adjacency, str) or not isinstance(operations, str) or not isinstance(raw_metrics, str):
         raise RecordError("adjacency, operations and raw_metrics must be strings")
@@ -96,4 +103,24 @@ def parse_record(payload: bytes) -> Run:
     evals, params = decode_metrics(pb)
     if len(evals) != 3:
         raise RecordError(f"ModelMetrics has {len(evals)} evaluations; nasbench writes 3 (start, halfway, end)")
-    return Run(module_hash, epochs, adjacency, operations, params, tuple(evals[1][1:]), tuple(evals[2][1:]))
+    halfway, final = evals[1][1:], evals[2][1:]
+    # One chained comparison per value (NaN fails every one); the names come only on failure.
+    if not (0.0 <= halfway[0] < _INF and 0.0 <= final[0] < _INF and 0.0 <= halfway[1] <= 1.0
+            and 0.0 <= halfway[2] <= 1.0 and 0.0 <= halfway[3] <= 1.0 and 0.0 <= final[1] <= 1.0
+            and 0.0 <= final[2] <= 1.0 and 0.0 <= final[3] <= 1.0 and params > 0):
+        raise RecordError(_value_problem(halfway, final, params))
+    return Run(module_hash, epochs, adjacency, operations, params, tuple(halfway), tuple(final))
+
+
+def _value_problem(halfway, final, params) -> str:
+    """What is wrong with a record's values (parse_record found something)."""
+    for stage, values in (("halfway", halfway), ("final", final)):
+        for name, value in zip(_VALUES, values):
+            if value != value:
+                return f"{stage} {name} is NaN"
+            if name == "training time":
+                if not 0.0 <= value < _INF:
+                    return f"{stage} {name} {value!r} is not a finite number >= 0 (seconds)"
+            elif not 0.0 <= value <= 1.0:
+                return f"{stage} {name} {value!r} is outside [0, 1]"
+    return f"trainable_parameters {params} is not a positive count"

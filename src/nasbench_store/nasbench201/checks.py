@@ -7,6 +7,16 @@ from pathlib import Path
 from ..checks_common import sql_list, table_checks
 from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES
 
+# 9e999 is SQLite's infinity, which a REAL column can hold (a NaN is stored as NULL)
+_SIZES_AND_TIMES = [("parameters", "> 0"), ("flops", "> 0")] + [(c, ">= 0") for c in (
+    "latency", "training_time", "valid_evaluation_time", "test_evaluation_time", "ori_test_evaluation_time")]
+_LOSSES = ("train_loss", "valid_loss", "test_loss", "ori_test_loss")
+
+
+def _finite_or_null(columns) -> str:
+    return " AND ".join(f"({c} IS NULL OR ABS({c}) < 9e999)" for c in columns)
+
+
 _OPS_OK = " AND ".join(f"json_extract(arch, '$.\"{e}\"') IN {sql_list(PRIMITIVES)}" for e in EDGES)
 RULES = {
     "configs are NNI's grid (meta arch x [12, 200] x datasets, ids from 1)": "SELECT COUNT(*) FROM nb201trialconfig "
@@ -23,11 +33,13 @@ RULES = {
         "HAVING COUNT(*) > 1) ",
     "trials belong to configs": "SELECT COUNT(*) FROM nb201trialstats s LEFT JOIN nb201trialconfig c "
         "ON s.config_id = c.id WHERE c.id IS NULL",
-    "accuracies in [0, 100], sizes and times >= 0": "SELECT COUNT(*) FROM nb201trialstats WHERE NOT ("
+    "accuracies in [0, 100], sizes > 0 and times >= 0, all finite": "SELECT COUNT(*) FROM nb201trialstats WHERE NOT ("
         "train_acc BETWEEN 0 AND 100 AND valid_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100 "
-        "AND ori_test_acc BETWEEN 0 AND 100 AND parameters > 0 AND flops > 0 AND latency >= 0 "
-        "AND training_time >= 0 AND valid_evaluation_time >= 0 AND test_evaluation_time >= 0 "
-        "AND ori_test_evaluation_time >= 0)",
+        "AND ori_test_acc BETWEEN 0 AND 100 AND "
+        + " AND ".join(f"{c} {low} AND {c} < 9e999" for c, low in _SIZES_AND_TIMES) + ")",
+    "losses finite or NULL": "SELECT COUNT(*) FROM nb201trialstats WHERE NOT (" + _finite_or_null(_LOSSES) + ")",
+    "per-epoch metrics finite or NULL": "SELECT COUNT(*) FROM nb201intermediatestats WHERE NOT ("
+        + _finite_or_null(("train_acc", "valid_acc", "test_acc", "ori_test_acc", *_LOSSES)) + ")",
     "intermediate epochs in 1..num_epochs, once each": "SELECT COUNT(*) FROM (SELECT i.trial_id FROM "
         "nb201intermediatestats i JOIN nb201trialstats s ON i.trial_id = s.id JOIN nb201trialconfig c "
         "ON s.config_id = c.id GROUP BY i.trial_id HAVING MIN(i.current_epoch) < 1 "

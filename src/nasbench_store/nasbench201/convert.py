@@ -19,6 +19,7 @@ import math
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -64,23 +65,60 @@ def open_source(raw: str | Path):
 
 
 # -- one architecture -> trial rows ----------------------------------------------------------------
-def _number(value, where: str, what: str, nullable: bool):
+class _Kind(NamedTuple):
+    """What a value may be: finite, within [low, high] (low excluded if low_open); NaN is NULL if nullable."""
+    low: float
+    high: float
+    low_open: bool
+    nullable: bool
+    rule: str  # how a message states the range
+
+
+ACCURACY = _Kind(0.0, 100.0, False, False, "outside [0, 100] (percent)")
+FINITE_OR_NAN = _Kind(-math.inf, math.inf, False, True, "not finite")  # losses; every per-epoch metric
+SIZE = _Kind(0.0, math.inf, True, False, "not a finite number > 0")
+TIME = _Kind(0.0, math.inf, False, False, "not a finite number >= 0")
+MAX_SEED = 2**32 - 1  # the release's seeds are 111, 777, 888, 999
+_VALUE_HINT = "no NAS-Bench-201 run holds such a value; the file is damaged or is not the release"
+
+
+def _show(value) -> str:
+    """A value for a message: short, and safe for huge ints (whose repr raises past 4300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(value, where: str, what: str, kind: _Kind):
+    if (type(value) is float and value - value == 0.0 and kind.low <= value <= kind.high
+            and not (kind.low_open and value == kind.low)):
+        return value  # the common case, in one test: a finite float in range
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RawFormatError(where, None, f"{what} is {value!r}, not a number", _HINT)
-    value = float(value)
+        raise RawFormatError(where, None, f"{what} is {_show(value)}, not a number", _HINT)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise RawFormatError(where, None, f"{what} {_show(value)} is {kind.rule}", _VALUE_HINT) from None
     if math.isnan(value):
-        if nullable:
+        if kind.nullable:
             return None
         raise RawFormatError(where, None, f"{what} is NaN", _HINT)
+    if not (math.isfinite(value) and (value > kind.low if kind.low_open else value >= kind.low)
+            and value <= kind.high):
+        raise RawFormatError(where, None, f"{what} {value!r} is {kind.rule}", _VALUE_HINT)
     return value
 
 
-def _required(d, key, where: str, what: str, nullable: bool = False):
+def _required(d, key, where: str, what: str, kind: _Kind):
     try:
         value = d[key]
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, IndexError):
         raise RawFormatError(where, None, f"{what}[{key!r}] is missing", _HINT) from None
-    return _number(value, where, f"{what}[{key!r}]", nullable)
+    return _number(value, where, f"{what}[{key!r}]", kind)
 
 
 def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], where: str,
@@ -94,19 +132,22 @@ def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], wh
         if not isinstance(state, dict) or not isinstance(state.get("all_results"), dict):
             raise RawFormatError(here, None, "no all_results dict", _HINT)
         if state.get("arch_str", meta_archs[index]) != meta_archs[index]:
-            raise RawFormatError(here, None, f"arch_str {state.get('arch_str')!r} differs from meta_archs[{index}]",
-                                 _HINT)
+            raise RawFormatError(here, None, f"arch_str {_show(state.get('arch_str'))} differs from "
+                                 f"meta_archs[{index}]", _HINT)
         runs = []
         for key, result in state["all_results"].items():
             if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str)
-                    and isinstance(key[1], int) and key[0].lower() in SPLITS):
-                raise RawFormatError(here, None, f"all_results key {key!r} is not (dataset, seed)", _HINT)
+                    and type(key[1]) is int and key[0].lower() in SPLITS):
+                raise RawFormatError(here, None, f"all_results key {_show(key)} is not (dataset, seed)", _HINT)
+            if not 0 <= key[1] <= MAX_SEED:  # Arrow's int64 and SQLite would refuse it later, unnamed
+                raise RawFormatError(f"{here} {key[0].lower()}", None,
+                                     f"seed {_show(key[1])} is outside 0..{MAX_SEED}", _VALUE_HINT)
             runs.append((DATASETS.index(key[0].lower()), key[1], result))
         for d, seed, result in sorted(runs, key=lambda r: r[:2]):
             dataset = DATASETS[d]
             where_run = f"{here} {dataset} seed {seed}"
             rows.add(_trial(where_run, index, config_id(index, epochs, dataset), seed, epochs, dataset, result),
-                     _curves(epochs, dataset, result))
+                     _curves(epochs, dataset, result, where_run))
 
 
 def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: str, r: dict) -> tuple:
@@ -122,24 +163,25 @@ def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: st
     except KeyError as exc:
         raise RawFormatError(where, None, f"key {exc} is missing", _HINT) from None
     if not isinstance(latency, (list, tuple)) or not latency:
-        raise RawFormatError(where, None, f"latency {latency!r} is not a non-empty list", _HINT)
+        raise RawFormatError(where, None, f"latency {_show(latency)} is not a non-empty list", _HINT)
+    epoch_time = _required(train_times, last, where, "train_times", TIME)
     return (
         cid, seed,
-        _required(train_acc, last, where, "train_acc1es"),
-        _required(acc, valid, where, "eval_acc1es"),
-        _required(acc, test, where, "eval_acc1es"),
-        _required(acc, ori, where, "eval_acc1es"),
-        _required(train_loss, last, where, "train_losses", True),
-        _required(loss, valid, where, "eval_losses", True),
-        _required(loss, test, where, "eval_losses", True),
-        _required(loss, ori, where, "eval_losses", True),
-        _number(params, where, "params", False),
-        _number(latency[0], where, "latency[0]", False),
-        _number(flop, where, "flop", False),
-        _required(train_times, last, where, "train_times") * epochs,
-        _required(times, valid, where, "eval_times"),
-        _required(times, test, where, "eval_times"),
-        _required(times, ori, where, "eval_times"),
+        _required(train_acc, last, where, "train_acc1es", ACCURACY),
+        _required(acc, valid, where, "eval_acc1es", ACCURACY),
+        _required(acc, test, where, "eval_acc1es", ACCURACY),
+        _required(acc, ori, where, "eval_acc1es", ACCURACY),
+        _required(train_loss, last, where, "train_losses", FINITE_OR_NAN),
+        _required(loss, valid, where, "eval_losses", FINITE_OR_NAN),
+        _required(loss, test, where, "eval_losses", FINITE_OR_NAN),
+        _required(loss, ori, where, "eval_losses", FINITE_OR_NAN),
+        _number(params, where, "params", SIZE),
+        _number(latency[0], where, "latency[0]", TIME),
+        _number(flop, where, "flop", SIZE),
+        _number(epoch_time * epochs, where, f"train_times[{last}] x {epochs} epochs", TIME),
+        _required(times, valid, where, "eval_times", TIME),
+        _required(times, test, where, "eval_times", TIME),
+        _required(times, ori, where, "eval_times", TIME),
         index,
     )
 
@@ -149,19 +191,51 @@ def _keys(split: str, epochs: int) -> tuple[str, ...]:
     return tuple(f"{split}@{e}" for e in range(epochs))
 
 
-def _curves(epochs: int, dataset: str, r: dict) -> list[list]:
-    """[current_epoch, 8 metrics] per epoch with NNI's .get() lookups; all-empty epochs dropped."""
+def _curves(epochs: int, dataset: str, r: dict, where: str) -> list[list]:
+    """[current_epoch, 8 metrics] per epoch with NNI's .get() lookups; all-empty epochs dropped.
+
+    Every value is missing (None), NaN (both NULL) or a finite number. Per-epoch accuracies are not
+    range-checked (the final ones are, in _trial): the synthetic generator's early epochs dip below 0."""
     splits = SPLITS[dataset]
+    for name in ("train_acc1es", "eval_acc1es", "train_losses", "eval_losses"):
+        if not isinstance(r[name], dict):
+            raise RawFormatError(where, None, f"{name} is a {type(r[name]).__name__}, not a dict", _HINT)
     acc_get, loss_get = r["eval_acc1es"].get, r["eval_losses"].get
     accs = {s: list(map(acc_get, _keys(s, epochs))) for s in set(splits)}
     losses = {s: list(map(loss_get, _keys(s, epochs))) for s in set(splits)}
     rng = range(epochs)
     cols = [list(map(r["train_acc1es"].get, rng)), *(accs[s] for s in splits),
             list(map(r["train_losses"].get, rng)), *(losses[s] for s in splits)]
+    for values, (name, split) in zip(cols, _CURVE_NAMES[dataset]):
+        _check_curve(values, where, name, split)
     if None in cols[0]:
         keep = [e for e in rng if any(c[e] is not None for c in cols)]
         return [[e + 1 for e in keep]] + [[c[e] for e in keep] for c in cols]
     return [list(range(1, epochs + 1))] + cols
+
+
+# The 8 curves' raw names (dict, split or None), in _curves' column order.
+_CURVE_NAMES = {d: [("train_acc1es", None), *(("eval_acc1es", s) for s in SPLITS[d]),
+                    ("train_losses", None), *(("eval_losses", s) for s in SPLITS[d])] for d in SPLITS}
+
+
+def _check_curve(values: list, where: str, name: str, split: str | None) -> None:
+    """Raise naming the first value that is not None, NaN or a finite number. A float curve is checked
+    in C: its sum is finite (sum raises on anything but numbers), after dropping NaNs if it is not."""
+    numbers = [v for v in values if v is not None] if None in values else values
+    try:
+        total = sum(numbers)
+        if total != total:
+            numbers = [v for v in numbers if v == v]
+            total = sum(numbers)
+    except (TypeError, OverflowError):
+        total = None
+    if not numbers or (isinstance(total, float) and total - total == 0.0):
+        return
+    for epoch, value in enumerate(values):
+        if value is not None:
+            _number(value, where, f"{name}[{epoch!r}]" if split is None else f"{name}['{split}@{epoch}']",
+                    FINITE_OR_NAN)
 
 
 # -- parts ----------------------------------------------------------------------------------------

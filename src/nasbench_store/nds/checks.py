@@ -19,9 +19,18 @@ RULES = {
         "HAVING COUNT(*) > 1)",
     "every config has trials": "SELECT COUNT(*) FROM ndstrialconfig c WHERE NOT EXISTS "
                                "(SELECT 1 FROM ndstrialstats s WHERE s.config_id = c.id)",
-    "accuracies in [0, 100], sizes > 0": "SELECT COUNT(*) FROM ndstrialstats WHERE NOT ("
-        "final_train_acc BETWEEN 0 AND 100 AND final_test_acc BETWEEN 0 AND 100 AND best_train_acc BETWEEN 0 AND 100 "
-        "AND best_test_acc BETWEEN 0 AND 100 AND parameters > 0 AND flops > 0 AND iter_time >= 0)",
+    "base_lr and weight_decay >= 0 and finite": "SELECT COUNT(*) FROM ndstrialconfig WHERE NOT ("
+        "base_lr >= 0 AND base_lr < 9e999 AND weight_decay >= 0 AND weight_decay < 9e999)",
+    # 9e999 is SQLite's infinity, which a REAL column can hold (a NaN is stored as NULL)
+    "accuracies in [0, 100], sizes > 0, all finite, losses finite or NULL": "SELECT COUNT(*) FROM ndstrialstats "
+        "WHERE NOT (final_train_acc BETWEEN 0 AND 100 AND final_test_acc BETWEEN 0 AND 100 "
+        "AND best_train_acc BETWEEN 0 AND 100 AND best_test_acc BETWEEN 0 AND 100 AND parameters > 0 "
+        "AND parameters < 9e999 AND flops > 0 AND flops < 9e999 AND iter_time >= 0 AND iter_time < 9e999 "
+        "AND (final_train_loss IS NULL OR ABS(final_train_loss) < 9e999) "
+        "AND (best_train_loss IS NULL OR ABS(best_train_loss) < 9e999))",
+    "per-epoch accuracies in [0, 100], loss finite or NULL": "SELECT COUNT(*) FROM ndsintermediatestats WHERE NOT ("
+        "train_acc BETWEEN 0 AND 100 AND test_acc BETWEEN 0 AND 100 "
+        "AND (train_loss IS NULL OR ABS(train_loss) < 9e999))",
     "one intermediate per epoch": "SELECT (SELECT COUNT(*) FROM ndsintermediatestats) - (SELECT SUM(c.num_epochs) "
         "FROM ndstrialstats s JOIN ndstrialconfig c ON s.config_id = c.id)",
     "final values = the last epoch's": "SELECT (SELECT COUNT(*) FROM ndstrialstats) - COUNT(*) FROM ndstrialstats s "

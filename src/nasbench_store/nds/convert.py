@@ -24,7 +24,7 @@ from ..parts import RowNumbers, chunks, explode_curves, leaf_values, part_rows
 from ..tablewriter import arrow_schema, table_name, write_tables
 from .archive import NdsArchive, member_name
 from .constants import SWEEP_FILES, sweep_labels
-from .mapping import USED_KEYS, Config, Epochs, RecordError, Trial, map_record
+from .mapping import USED_KEYS, Config, Epochs, RecordError, RecordValueError, Trial, map_record
 from .schema import MODELS, NdsIntermediateStats, NdsTrialConfig, NdsTrialStats
 
 CONFIG_SCHEMA = arrow_schema(NdsTrialConfig)
@@ -38,6 +38,7 @@ PART_SCHEMA = pa.schema(
 BATCH_ROWS = 1024
 OUT_BATCH_ROWS = 1 << 16  # bounds the Python objects a SQLite insert materialises at once
 _HINT_RECORD = "the record does not have NDS's job-record shape; the download may be damaged or not NDS's data.zip"
+_HINT_VALUE = "no NDS model holds such a value; the download may be damaged or not NDS's data.zip"
 
 
 def convert_sweep(archive: str | Path, sweep: str, part: str | Path) -> int:
@@ -56,7 +57,8 @@ def convert_sweep(archive: str | Path, sweep: str, part: str | Path) -> int:
             try:
                 config, trial, epochs = map_record(record.value, labels)
             except RecordError as exc:
-                raise RawFormatError(where, record.offset, f"{record.name}: {exc}", _HINT_RECORD) from None
+                hint = _HINT_VALUE if isinstance(exc, RecordValueError) else _HINT_RECORD
+                raise RawFormatError(where, record.offset, f"{record.name}: {exc}", hint) from None
             rows.append(config + trial + epochs)
             if len(rows) == BATCH_ROWS:
                 sections.setdefault(current, []).append(_batch(rows))

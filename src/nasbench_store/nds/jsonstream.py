@@ -6,6 +6,10 @@ module walks the punctuation around them and refills a bounded text buffer. Give
 caller needs, it also steps over the other keys' number lists (the per-iteration logs, most of a
 file's bytes) with a regex instead of building millions of floats nobody reads.
 
+Whatever the bytes, malformed input ends in `JsonStreamError` with the byte offset: text that is
+not UTF-8 (the offset of the bad byte), nesting deeper than the decoder's recursion limit, and
+integers longer than Python's int-from-string limit (`sys.get_int_max_str_digits`, 4300 digits).
+
 Format: docs/formats.md#nds-sweep-files.
 """
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sys
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
@@ -66,13 +71,21 @@ class _Text:
         self.eof = False
         self._mark = 0  # index in buf whose byte offset is _mark_bytes
         self._mark_bytes = 0
+        self._fed = 0  # bytes given to the UTF-8 decoder so far
 
     def fill(self) -> bool:
         """Append the next chunk, dropping text before `pos`; False at end of input."""
         if self.eof:
             return False
         data = self._stream.read(self._chunk)
-        text = self._utf8.decode(data, final=not data)
+        pending = len(self._utf8.getstate()[0])  # bytes of a character cut by the previous chunk
+        try:
+            text = self._utf8.decode(data, final=not data)
+        except UnicodeDecodeError as exc:  # exc.object is the pending bytes + data
+            bad = exc.object[exc.start]
+            raise JsonStreamError(self._fed - pending + exc.start,
+                                  f"the text is not UTF-8 ({exc.reason} at byte 0x{bad:02x})") from None
+        self._fed += len(data)
         self.offset()  # settle the byte offset of pos before dropping what precedes it
         self.buf = self.buf[self.pos:] + text
         self._mark -= self.pos
@@ -115,10 +128,25 @@ class _Text:
                         f"malformed JSON in {what}: {exc.msg}",
                     ) from None
                 continue
+            except RecursionError:
+                raise JsonStreamError(self.offset(), f"{what} is nested too deeply (arrays or objects more than "
+                                      f"about {sys.getrecursionlimit()} levels)") from None
+            except ValueError as exc:  # not a JSONDecodeError: int() refused a number's digits
+                raise JsonStreamError(*self._long_number(what, exc)) from None
             if len(self.buf) - end < _LOOKAHEAD and self.fill():
                 continue  # a number cut by the buffer's end ("12" of "12.5e-3") decodes too early
             self.pos = end
             return value
+
+    def _long_number(self, what: str, exc: ValueError) -> tuple[int, str]:
+        """(offset, problem) for a number int() refused: where its digits start, from `pos` on."""
+        limit = sys.get_int_max_str_digits()
+        start = self.offset()
+        match = re.compile(f"[0-9]{{{limit + 1},}}").search(self.buf, self.pos) if limit else None
+        if match is None:
+            return start, f"malformed JSON in {what}: {exc}"
+        start += len(self.buf[self.pos:match.start()].encode("utf-8"))
+        return start, f"malformed JSON in {what}: a number with more than {limit} digits"
 
     def skip_number_list(self) -> bool:
         """Step over a flat list of numbers at `pos` unparsed; False (pos unchanged) if it is not one."""
