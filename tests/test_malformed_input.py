@@ -254,9 +254,6 @@ def test_a_truncated_build_database_is_not_published(truncated_db_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="manifest.publish counts the .db's rows (manifest.table_rows) before it "
-                   "compares digests (check_recorded): a truncated .db gives sqlite3.DatabaseError 'database disk "
-                   "image is malformed', not the integrity refusal (manifest.py is not this change's; reported)")
 def test_a_truncated_build_database_gets_the_integrity_refusal(truncated_db_run):
     _, db, out = truncated_db_run
     assert "refusing to publish built files that changed after the job that made them" in out.output

@@ -182,11 +182,11 @@ def test_missing_part_is_refused(tmp_path):
 
 def test_checks_pass_on_a_built_store_and_catch_tampering(tmp_path):
     out, _ = build(tmp_path, hand_archive(tmp_path / "data.zip"))
-    assert check(out, {}) == []
+    assert check(out / "nds.db", out / "nds") == []
     with sqlite3.connect(out / "nds.db") as conn:
         conn.execute("UPDATE ndstrialstats SET best_test_acc = best_test_acc - 1 WHERE id = 3")
         conn.execute("DELETE FROM ndsintermediatestats WHERE id = 30")
-    problems = check(out, {})
+    problems = check(out / "nds.db", out / "nds")
     assert any("best values = the best epoch's" in p for p in problems)
     assert any("1 rows violate: one intermediate per epoch" in p for p in problems)
     assert any("ndstrialstats.best_test_acc: Parquet and SQLite differ" in p for p in problems)

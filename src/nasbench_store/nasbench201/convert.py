@@ -388,7 +388,7 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
     assembly = Nb201Assembly(parts)
     tables = ((name, batch) for name, batches in assembly.tables().items() for batch in batches)
     expected = 8 * len(assembly.meta_archs) + sum(part_rows(p) + leaf_values(p, "current_epoch") for p in parts)
-    counts = write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected)
+    counts = write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw)
     return {**summary(assembly), **counts}
 
 

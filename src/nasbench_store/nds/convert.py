@@ -167,4 +167,4 @@ def write_store(parts: Mapping[str, str | Path] | Iterable[str | Path], db_path:
     tables = ((name, batch) for name, (_, batches) in NdsAssembly(parts).tables().items() for batch in batches)
     # configs (shared between trials) are not counted: at most as many as the trials
     expected = sum(part_rows(p) + leaf_values(p, Epochs._fields[0]) for p in parts.values())
-    return write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected)
+    return write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw)
