@@ -4,8 +4,12 @@ import shutil
 import pytest
 
 from nasbench_store.errors import QueryError, StoreNotFoundError
-from nasbench_store.nasbench101 import (Nb101IntermediateStats, Nb101TrialConfig, Nb101TrialStats,
-                                        query_nb101_trial_stats)
+from nasbench_store.nasbench101 import (
+    Nb101IntermediateStats,
+    Nb101TrialConfig,
+    Nb101TrialStats,
+    query_nb101_trial_stats,
+)
 
 REF = {"op1": "conv3x3-bn-relu", "op2": "maxpool3x3", "op3": "conv3x3-bn-relu", "op4": "conv3x3-bn-relu",
        "op5": "conv1x1-bn-relu", "input1": [0], "input2": [1], "input3": [2], "input4": [0],
@@ -63,7 +67,8 @@ def test_epochs_given_as_a_string_or_float_match_like_nnis_integer_column():
 def test_intermediates_in_one_go():
     rows = list(query_nb101_trial_stats(REF, 108, include_intermediates=True))
     inter = rows[0]["intermediates"]
-    assert [list(i) for i in inter] == [["id", "current_epoch", "train_acc", "valid_acc", "test_acc", "training_time"]] * 2
+    keys = ["id", "current_epoch", "train_acc", "valid_acc", "test_acc", "training_time"]
+    assert [list(i) for i in inter] == [keys] * 2
     assert [(i["id"], i["current_epoch"]) for i in inter] == [(19, 54), (20, 108)]
     assert inter[1]["train_acc"] == rows[0]["train_acc"] and inter[1]["training_time"] == rows[0]["training_time"]
 

@@ -138,7 +138,7 @@ def _marker_payloads(marker):
     }
 
 
-def _legacy_with(tmp_path, payload_value, name="evil.pth") -> "os.PathLike":
+def _legacy_with(tmp_path, payload_value, name="evil.pth") -> os.PathLike:
     """A genuine-looking .pth whose second architecture carries `payload_value` in a result."""
     obj = fx.benchmark_dict(3, seed=0)
     obj["arch2infos"][1]["full"]["all_results"][("cifar10", 888)]["flop"] = payload_value

@@ -7,11 +7,15 @@ from peewee import fn
 from playhouse.shortcuts import model_to_dict
 
 from nasbench_store.errors import QueryError, StoreNotFoundError
-from nasbench_store.nasbench201 import (Nb201IntermediateStats, Nb201TrialConfig, Nb201TrialStats,
-                                        query_nb201_trial_stats)
+from nasbench_store.nasbench201 import (
+    Nb201IntermediateStats,
+    Nb201TrialConfig,
+    Nb201TrialStats,
+    query_nb201_trial_stats,
+)
 from nasbench_store.nasbench201 import synthetic as fx
-from nasbench_store.nasbench201.space import parse_arch_str
 from nasbench_store.nasbench201.schema import db as nb201_db
+from nasbench_store.nasbench201.space import parse_arch_str
 
 ARCH0 = parse_arch_str(fx.REFERENCE_ARCHS[0])
 

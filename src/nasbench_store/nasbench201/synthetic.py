@@ -6,9 +6,10 @@ evaluated_indexes, ArchState and ResultsState dicts in the release's key order a
 (np.float64 params and latency, OrderedDict train_times, '0777'-style seed strings, None
 train_acc5es in 200-epoch runs), the v1_1 coverage pattern of eval keys
 (docs/formats.md#nb201-eval-keys), 1-3 seeds, fresh key strings per result, NaN losses here and
-there, and numpy's scalar constructor written as `numpy.core.multiarray.scalar`. `evaluated_type` stores evaluated_indexes as a list (the v1_1 file) or as
-a set / frozenset (what one of the official generation scripts saves; a protocol-2 pickle names
-`__builtin__.set`). Values are synthetic and deterministic in (seed, arch index).
+there, and numpy's scalar constructor written as `numpy.core.multiarray.scalar`. `evaluated_type`
+stores evaluated_indexes as a list (the v1_1 file) or as a set / frozenset (what one of the
+official generation scripts saves; a protocol-2 pickle names `__builtin__.set`). Values are
+synthetic and deterministic in (seed, arch index).
 The official nas_201_api loads these files; tests use it as an oracle.
 """
 from __future__ import annotations
