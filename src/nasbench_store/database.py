@@ -21,6 +21,11 @@ from .paths import default_store_dir
 json_dumps = functools.partial(json.dumps, sort_keys=True)
 
 
+def json_text(obj) -> str:
+    """Canonical JSON: sorted keys, minified; equals what SQLite's json() makes of NNI's values."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
 class JSONField(_PeeweeJSONField):
     """NNI's JSON column: declared type JSON, values stored through SQLite json() with sorted keys."""
     field_type = "JSON"

@@ -12,7 +12,6 @@ table and row; the converters check values first, so this is a converter bug, ne
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
@@ -50,11 +49,6 @@ class EmptyStoreError(NasbenchStoreError):
 
 class TableWriteError(NasbenchStoreError):
     """SQLite refused a row (a constraint, or a value it cannot store); the message names it."""
-
-
-def json_text(obj) -> str:
-    """Canonical JSON: sorted keys, minified; equals what SQLite's json() makes of NNI's values."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 def _arrow_type(field: peewee.Field) -> pa.DataType:

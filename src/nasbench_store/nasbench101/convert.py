@@ -22,9 +22,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
+from ..database import json_text
 from ..errors import RawFormatError
 from ..parts import RowNumbers, job_slice, read_part_meta, with_part_meta
-from ..tablewriter import json_text, write_tables
+from ..tablewriter import write_tables
 from ..tfrecord import iter_records
 from .graph import check_spec, hash_adjacency, labels_of, parse_adjacency, prune, spec_to_arch
 from .records import RecordError, parse_record

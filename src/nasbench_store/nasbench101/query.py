@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
+from ..database import json_text
 from ..errors import QueryError
 from ..sqlite_query import TrialTables, check_epochs, normalize_reduction, query_trials
-from ..tablewriter import json_text
 from .graph import AVAILABLE_OPS, canonical_hash
 
 TABLES = TrialTables.of("nasbench101")

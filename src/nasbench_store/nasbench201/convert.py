@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
+from ..database import json_text
 from ..errors import RawFormatError
 from ..parts import (
     RowNumbers,
@@ -38,7 +39,7 @@ from ..parts import (
     with_part_meta,
 )
 from ..progress import Progress
-from ..tablewriter import arrow_schema, json_text, table_name, write_tables
+from ..tablewriter import arrow_schema, table_name, write_tables
 from .constants import DATASETS, EPOCHS, SPLITS
 from .nats import NatsArchive
 from .pth import LegacyPth

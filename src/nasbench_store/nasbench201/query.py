@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..database import json_text
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
-from ..tablewriter import json_text
 from .space import check_dataset, check_epochs, normalize_arch
 
 TABLES = TrialTables.of("nasbench201")

@@ -225,7 +225,7 @@ def _show(value) -> str:
 
 
 def _spec_text(spec: dict, where: str) -> str:
-    """`tablewriter.json_text` of a spec, refusing NaN and infinity (invalid JSON, which SQLite's JSON
+    """`database.json_text` of a spec, refusing NaN and infinity (invalid JSON, which SQLite's JSON
     functions reject) and nesting too deep to encode."""
     try:
         return json.dumps(spec, sort_keys=True, separators=(",", ":"), allow_nan=False)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..database import json_text
 from ..errors import QueryError
 from ..sqlite_query import TrialTables, normalize_reduction, query_trials
-from ..tablewriter import json_text
 from .constants import DATASETS, GENERATORS, MODEL_FAMILIES, PROPOSERS
 
 TABLES = TrialTables.of("nds")
