@@ -80,8 +80,9 @@ class StoreDatabase(peewee.SqliteDatabase):
 
 
 def missing_store_message(path) -> str:
-    return (f"{path} does not exist. Build it with `snakemake --cores 2` in the nasbench-store "
-            f"checkout (see README), or point NASBENCHMARK_DIR at the directory that holds it.")
+    benchmark = Path(path).stem
+    return (f"{path} does not exist. Build it with `nasbench-store build {benchmark}` (in a checkout: "
+            f"`snakemake --cores 2 {benchmark}`), or point NASBENCHMARK_DIR at the directory that holds it.")
 
 
 @functools.cache
