@@ -93,6 +93,28 @@ class _Text:
         self.eof = not data
         return True
 
+    def grow(self) -> bool:
+        """Read until the text after `pos` is twice as long (capped just past MAX_RECORD_CHARS) or the input
+        ends, joining it in once; False at end of input. A value that is retried after each growth is
+        then parsed (and copied) a bounded number of times its size in all, not once per chunk."""
+        if self.eof:
+            return False
+        pending = len(self.buf) - self.pos
+        want = max(1, min(pending, MAX_RECORD_CHARS + 1 - pending))
+        texts, got = [], 0
+        while got < want:
+            data = self._stream.read(self._chunk)
+            texts.append(self._utf8.decode(data, final=not data))
+            got += len(texts[-1])
+            if not data:
+                self.eof = True
+                break
+        self.offset()
+        self.buf = self.buf[self.pos:] + "".join(texts)
+        self._mark -= self.pos
+        self.pos = 0
+        return True
+
     def offset(self) -> int:
         """Byte offset of `pos`; each character is encoded once over the whole stream."""
         self._mark_bytes += len(self.buf[self._mark:self.pos].encode("utf-8"))
@@ -121,7 +143,7 @@ class _Text:
             try:
                 value, end = _DECODER.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if len(self.buf) - self.pos > MAX_RECORD_CHARS or not self.fill():
+                if len(self.buf) - self.pos > MAX_RECORD_CHARS or not self.grow():
                     start = self.offset()
                     raise JsonStreamError(
                         start + len(self.buf[self.pos:exc.pos].encode("utf-8")),
@@ -157,7 +179,7 @@ class _Text:
                 return True
             if _NOT_IN_NUMBER_LIST.search(self.buf, self.pos + 1):
                 return False  # nested or not numbers: the decoder takes it (and reports errors)
-            if len(self.buf) - self.pos > MAX_RECORD_CHARS or not self.fill():
+            if len(self.buf) - self.pos > MAX_RECORD_CHARS or not self.grow():
                 return False
 
     def decode_object(self, keep: frozenset, what: str) -> dict:
