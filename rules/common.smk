@@ -57,7 +57,7 @@ def built_files(benchmark):
     entry = REGISTRY[benchmark]
     return {
         entry.db_filename: built_db(benchmark),
-        **{entry.parquet_file(t): str(Path(built_parquet(benchmark), f"{t}.parquet")) for t in entry.tables},
+        **{entry.parquet_file(t): str(Path(built_parquet(benchmark), f"{t}.parquet")) for t in entry.stored_tables},
     }
 
 

@@ -19,8 +19,10 @@ from nasbench_store.nasbench201.nats import NatsArchive
 
 pytestmark = pytest.mark.slow
 NUM_ARCHS, SEED, CHOSEN = 6, 3, [0, 1, 2, 5]
-NB201_FILES = ["nasbench201.db", "nasbench201/nb201intermediatestats.parquet",
-               "nasbench201/nb201trialconfig.parquet", "nasbench201/nb201trialstats.parquet"]
+# NNI's three tables and the extra ones the official-API facades read (nb201arch, nb201epochspan, nb201trialinfo)
+NB201_FILES = ["nasbench201.db", "nasbench201/nb201arch.parquet", "nasbench201/nb201epochspan.parquet",
+               "nasbench201/nb201intermediatestats.parquet", "nasbench201/nb201trialconfig.parquet",
+               "nasbench201/nb201trialinfo.parquet", "nasbench201/nb201trialstats.parquet"]
 
 
 def nb201_config(raw, jobs=3):
@@ -43,11 +45,10 @@ def test_pth_and_nats_archive_publish_identical_verified_stores(workflow, tmp_pa
     assert {k: sa[k] for k in NB201_FILES} == {k: sb[k] for k in NB201_FILES}
     entry = json.loads((a.store / "manifest.json").read_text())["benchmarks"]["nasbench201"]
     assert entry["raw"]["file"] == pth.name
-    assert entry["tables"]["nasbench201.db"] == {"nb201trialconfig": NUM_ARCHS * 8,
-                                                 "nb201trialstats": entry["tables"]["nasbench201.db"][
-                                                     "nb201trialstats"],
-                                                 "nb201intermediatestats": entry["tables"]["nasbench201.db"][
-                                                     "nb201intermediatestats"]}
+    tables = entry["tables"]["nasbench201.db"]
+    assert tables == {"nb201trialconfig": NUM_ARCHS * 8, "nb201trialstats": tables["nb201trialstats"],
+                      "nb201intermediatestats": tables["nb201intermediatestats"], "nb201arch": NUM_ARCHS,
+                      "nb201trialinfo": tables["nb201trialstats"], "nb201epochspan": tables["nb201epochspan"]}
     summary = json.loads((Path(a.config["work_dir"]) / "nasbench201" / "summary.json").read_text())
     assert summary == {"meta_archs": NUM_ARCHS, "archs_with_results": len(CHOSEN)}
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=a.store, capture_output=True, text=True)

@@ -25,7 +25,8 @@ def test_every_benchmark_has_the_modules_its_entry_promises():
         for name in ("convert", "checks", "query"):
             assert entry.module(name).__name__ == f"nasbench_store.{entry.name}.{name}"
         assert entry.published_files[0] == f"{entry.name}.db"
-        assert entry.published_files[1:] == tuple(f"{entry.name}/{t}.parquet" for t in entry.tables)
+        assert entry.stored_tables[:3] == entry.tables and len(set(entry.stored_tables)) == len(entry.stored_tables)
+        assert entry.published_files[1:] == tuple(f"{entry.name}/{t}.parquet" for t in entry.stored_tables)
         # the subpackage exports the query function and the models under NNI's names
         package = __import__(entry.package, fromlist=["*"])
         assert getattr(package, entry.query) is entry.query_function

@@ -55,7 +55,7 @@ def table_checks(db_path: Path, parquet_dir: Path, benchmark: str, rules: dict[s
     """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given."""
     with contextlib.closing(connect_readonly(db_path)) as conn:
         problems = count_violations(conn, rules)
-        problems += parquet_matches_sqlite(conn, Path(parquet_dir), list(get(benchmark).tables))
+        problems += parquet_matches_sqlite(conn, Path(parquet_dir), list(get(benchmark).stored_tables))
         if extra is not None:
             problems += extra(conn)
     return problems

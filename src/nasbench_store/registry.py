@@ -2,10 +2,12 @@
 
 An entry names a benchmark and its NNI query function; the rest follows from conventions that
 every benchmark subpackage `nasbench_store.<name>` keeps (docs/architecture.md#adding-a-benchmark):
-`schema.MODELS` (NNI's config, trial and intermediate models, in that order),
-`convert.write_store`, `query.<query function>` and `query.sample`, `checks.check(db, parquet)`. The store
-holds `<name>.db` and `<name>/<table>.parquet`. Subpackages are imported on first use, so the
-workflow's parse time does not pay for the readers of benchmarks it does not build.
+`schema.MODELS` (NNI's config, trial and intermediate models, in that order), optionally
+`schema.EXTRA_MODELS` (tables the store holds beyond NNI's, e.g. for the official-API facades),
+`convert.write_store`, `query.<query function>` and `query.sample`, `checks.check(db, parquet)`. The
+store holds `<name>.db` (every table) and `<name>/<table>.parquet` (one per table). Subpackages are
+imported on first use, so the workflow's parse time does not pay for the readers of benchmarks it
+does not build.
 """
 from __future__ import annotations
 
@@ -50,8 +52,24 @@ class Benchmark:
         return tuple(self.module("schema").MODELS)
 
     @property
+    def extra_models(self) -> tuple:
+        """Models of the tables the store holds beyond NNI's three (`schema.EXTRA_MODELS`, if any)."""
+        return tuple(getattr(self.module("schema"), "EXTRA_MODELS", ()))
+
+    @property
     def tables(self) -> tuple[str, ...]:
+        """NNI's three tables: config, trial stats, intermediate stats."""
         return tuple(m._meta.table_name for m in self.models)
+
+    @property
+    def extra_tables(self) -> tuple[str, ...]:
+        return tuple(m._meta.table_name for m in self.extra_models)
+
+    @property
+    def stored_tables(self) -> tuple[str, ...]:
+        """Every table of the store (NNI's, then the extra ones): in the .db, each with a Parquet file,
+        published, counted in the manifest and compared Parquet against SQLite by the checks."""
+        return self.tables + self.extra_tables
 
     def parquet_file(self, table: str) -> str:
         """Store-relative path of a table's Parquet file."""
@@ -60,7 +78,7 @@ class Benchmark:
     @property
     def published_files(self) -> tuple[str, ...]:
         """Store-relative paths of everything a build publishes for this benchmark."""
-        return (self.db_filename, *(self.parquet_file(t) for t in self.tables))
+        return (self.db_filename, *(self.parquet_file(t) for t in self.stored_tables))
 
     @property
     def query_function(self):

@@ -1,11 +1,16 @@
 """NAS-Bench-201 store invariants for `verify`: NNI's config grid, labels, value ranges, and the
-final metrics recomputed from the per-epoch rows (the same data, stored twice, must agree)."""
+final metrics recomputed from the per-epoch rows (the same data, stored twice, must agree); the
+extra tables agree with NNI's (one detail row per run, arch strings = the configs' archs, epoch
+spans covering every epoch once, times and key flags where NNI's columns came from)."""
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 from ..checks_common import sql_list, table_checks
-from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES
+from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES, SPLITS
+from .space import parse_arch_str
 
 # 9e999 is SQLite's infinity, which a REAL column can hold (a NaN is stored as NULL)
 _SIZES_AND_TIMES = [("parameters", "> 0"), ("flops", "> 0")] + [(c, ">= 0") for c in (
@@ -52,5 +57,78 @@ RULES = {
 }
 
 
+
+def _flag(split: str, metric: str) -> str:
+    return f"sp.has_{split.replace('-', '_')}_{metric}"
+
+
+def _by_dataset(position: int, column) -> str:
+    """SQL choosing, by c.dataset, `column(split)` for the split NNI's column `position` (0 valid,
+    1 test, 2 ori_test) comes from."""
+    return "(CASE c.dataset " + " ".join(f"WHEN '{d}' THEN {column(SPLITS[d][position])}" for d in DATASETS) + " END)"
+
+
+_TIME = {s: f"sp.{s.replace('-', '_')}_time" for s in ("x-valid", "x-test", "ori-test")}
+_NNI_FLAGS = ([("train_acc", "sp.has_train_acc"), ("train_loss", "sp.has_train_loss")]
+              + [(f"{col}_{m}", _by_dataset(i, lambda s, m=m: _flag(s, m)))
+                 for i, col in enumerate(("valid", "test", "ori_test")) for m in ("acc", "loss")])
+_SPAN_JOIN = ("nb201epochspan sp JOIN nb201trialstats s ON s.id = sp.trial_id "
+              "JOIN nb201trialconfig c ON c.id = s.config_id")
+_UNMAPPED = {d: [s for s in ("x-valid", "x-test", "ori-test") if s not in SPLITS[d]] for d in DATASETS}
+EXTRA_RULES = {
+    "one nb201trialinfo row per run, with its architecture's index": "SELECT (SELECT COUNT(*) FROM nb201trialinfo) "
+        "+ (SELECT COUNT(*) FROM nb201trialstats) - 2 * (SELECT COUNT(*) FROM nb201trialstats s JOIN nb201trialinfo i "
+        "ON i.trial_id = s.id AND i.arch_index = (s.config_id - 1) / 8)",
+    "run details: latency >= 0 and finite, sizes > 0, eval_names of x-valid, x-test, ori-test": "SELECT COUNT(*) "
+        "FROM nb201trialinfo WHERE NOT (latency_mean >= 0 AND latency_mean < 9e999 AND channels > 0 AND num_cells > 0 "
+        "AND num_classes > 0 AND TRIM(REPLACE(REPLACE(REPLACE(eval_names, 'x-valid', ''), 'x-test', ''), 'ori-test', "
+        "''), ',') = '')",
+    "one arch string per meta arch, indexes from 0": "SELECT (SELECT COUNT(*) FROM nb201arch) * 8 != "
+        "(SELECT COUNT(*) FROM nb201trialconfig) OR (SELECT COALESCE(MAX(arch_index), -1) + 1 FROM nb201arch) != "
+        "(SELECT COUNT(*) FROM nb201arch) OR (SELECT MIN(arch_index) FROM nb201arch) != 0",
+    "a run's epoch spans cover 1..num_epochs once, in order": "SELECT COUNT(*) FROM nb201epochspan p "
+        "LEFT JOIN nb201epochspan n ON n.id = p.id + 1 AND n.trial_id = p.trial_id WHERE p.from_epoch > p.to_epoch "
+        "OR (n.id IS NOT NULL AND n.from_epoch != p.to_epoch + 1)",
+    "first and last spans: epoch 1 and num_epochs, every run has them": "SELECT (SELECT COUNT(*) FROM nb201trialstats) "
+        "- (SELECT COUNT(*) FROM (SELECT 1 FROM " + _SPAN_JOIN + " GROUP BY sp.trial_id "
+        "HAVING MIN(sp.from_epoch) = 1 AND MAX(sp.to_epoch) = MAX(c.num_epochs)))",
+    "span times finite >= 0 or NULL, flags 0 or 1": "SELECT COUNT(*) FROM nb201epochspan WHERE NOT ("
+        + " AND ".join(f"({c} IS NULL OR ({c} >= 0 AND {c} < 9e999))"
+                       for c in ("train_time", "x_valid_time", "x_test_time", "ori_test_time")) + " AND "
+        + " AND ".join(f"has_{s}_{m} IN (0, 1)" for s in ("train", "x_valid", "x_test", "ori_test")
+                       for m in ("acc", "loss")) + ")",
+    "no metrics for splits NNI's mapping has no column for": "SELECT COUNT(*) FROM " + _SPAN_JOIN + " WHERE "
+        + " OR ".join(f"(c.dataset = '{d}' AND ({' OR '.join(_flag(s, m) for s in splits for m in ('acc', 'loss'))}))"
+                      for d, splits in _UNMAPPED.items() if splits),
+    "NNI's final values and times come from the last span": "SELECT COUNT(*) FROM " + _SPAN_JOIN + " WHERE "
+        "sp.to_epoch = c.num_epochs AND NOT (" + " AND ".join(flag for _, flag in _NNI_FLAGS) + " AND "
+        "s.training_time IS sp.train_time * c.num_epochs AND "
+        + " AND ".join(f"s.{col}_evaluation_time IS {_by_dataset(i, _TIME.get)}"
+                       for i, col in enumerate(("valid", "test", "ori_test"))) + ")",
+    "NNI's per-epoch values only where the release has the key": "SELECT COUNT(*) FROM nb201intermediatestats i "
+        "JOIN nb201epochspan sp ON sp.trial_id = i.trial_id AND i.current_epoch BETWEEN sp.from_epoch AND sp.to_epoch "
+        "JOIN nb201trialstats s ON s.id = i.trial_id JOIN nb201trialconfig c ON c.id = s.config_id WHERE "
+        + " OR ".join(f"(i.{col} IS NOT NULL AND NOT {flag})" for col, flag in _NNI_FLAGS),
+    "an intermediate row for every epoch with a key": "SELECT (SELECT COUNT(*) FROM nb201intermediatestats) - "
+        "(SELECT TOTAL(sp.to_epoch - sp.from_epoch + 1) FROM " + _SPAN_JOIN + " WHERE "
+        + " OR ".join(flag for _, flag in _NNI_FLAGS) + ")",
+}
+
+
+def _archs_match_configs(conn: sqlite3.Connection) -> list[str]:
+    bad = []
+    for index, arch_str, arch in conn.execute("SELECT a.arch_index, a.arch_str, c.arch FROM nb201arch a "
+                                              "JOIN nb201trialconfig c ON c.id = 8 * a.arch_index + 1"):
+        try:
+            same = parse_arch_str(arch_str) == json.loads(arch)
+        except ValueError:
+            same = False
+        if not same:
+            bad.append(index)
+    if not bad:
+        return []
+    return [f"{len(bad)} rows violate: nb201arch strings are the configs' archs (arch indexes {bad[:5]})"]
+
+
 def check(db_path: Path, parquet_dir: Path) -> list[str]:
-    return table_checks(db_path, parquet_dir, "nasbench201", RULES)
+    return table_checks(db_path, parquet_dir, "nasbench201", {**RULES, **EXTRA_RULES}, extra=_archs_match_configs)

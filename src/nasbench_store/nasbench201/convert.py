@@ -1,21 +1,27 @@
-"""NAS-Bench-201 conversion: raw source -> parts (one row per trial) -> NNI's three tables.
+"""NAS-Bench-201 conversion: raw source -> parts (one row per trial) -> NNI's three tables and the
+store's extra tables (arch strings, per-run details, per-epoch times and key presence).
 
-A part is one Parquet file: a row per trial with its config id, NNI's trial columns and the
-per-epoch metrics as list columns (epochs with no metric at all left out, as NNI does). Rows
+A part is one Parquet file: a row per trial with its config id, NNI's trial columns, the run's
+details (nb201trialinfo), the per-epoch metrics as list columns (epochs with no metric at all left
+out, as NNI does) and the run's epoch spans (nb201epochspan) as list columns. Rows
 come in architecture order as the source yields them and, inside an architecture, by epochs
 (12, 200), dataset in NNI's order, then seed. `Nb201Assembly` walks the parts in order and
 numbers trials and intermediate rows consecutively, so ids depend only on the raw data, not on
 how many jobs converted it. Configs are NNI's: every meta arch × {12, 200} × 4 datasets.
 
 Mapping (NNI's db_gen): valid/test/ori_test come from the eval sets in SPLITS at epoch E-1,
-training_time = train_times[E-1] × E, latency = latency[0], NaN losses become NULL.
+training_time = train_times[E-1] × E, latency = latency[0], NaN losses become NULL. The extra
+tables keep what the official APIs read and NNI's mapping drops, so that the facades in
+`nasbench_store.compat` answer exactly as nas_201_api and nats_bench do.
 
 Format: docs/formats.md#nb201-tables.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -43,7 +49,16 @@ from ..tablewriter import arrow_schema, table_name, write_tables
 from .constants import DATASETS, EPOCHS, SPLITS
 from .nats import NatsArchive
 from .pth import LegacyPth
-from .schema import MODELS, Nb201IntermediateStats, Nb201TrialConfig, Nb201TrialStats
+from .schema import (
+    EXTRA_MODELS,
+    MODELS,
+    Nb201Arch,
+    Nb201EpochSpan,
+    Nb201IntermediateStats,
+    Nb201TrialConfig,
+    Nb201TrialInfo,
+    Nb201TrialStats,
+)
 from .space import config_id, parse_arch_str
 
 CONFIG_SCHEMA = arrow_schema(Nb201TrialConfig)
@@ -51,9 +66,19 @@ TRIAL_SCHEMA = arrow_schema(Nb201TrialStats)
 INTERMEDIATE_SCHEMA = arrow_schema(Nb201IntermediateStats)
 TRIAL_FIELDS = TRIAL_SCHEMA.names[1:]           # config_id, seed, ... (no id)
 CURVE_FIELDS = INTERMEDIATE_SCHEMA.names[3:]    # train_acc .. ori_test_loss
-PART_SCHEMA = pa.schema([TRIAL_SCHEMA.field(n) for n in TRIAL_FIELDS]
-                        + [("arch_index", pa.int64()), ("current_epoch", pa.list_(pa.int64()))]
-                        + [(f"epoch_{n}", pa.list_(pa.float64())) for n in CURVE_FIELDS])
+ARCH_SCHEMA = arrow_schema(Nb201Arch)
+INFO_SCHEMA = arrow_schema(Nb201TrialInfo)
+INFO_FIELDS = INFO_SCHEMA.names[2:]             # latency_mean .. eval_names (no trial_id, arch_index)
+SPAN_SCHEMA = arrow_schema(Nb201EpochSpan)
+SPAN_FIELDS = SPAN_SCHEMA.names[2:]             # from_epoch .. has_ori_test_loss (no id, trial_id)
+PART_SCHEMA = pa.schema([TRIAL_SCHEMA.field(n) for n in TRIAL_FIELDS] + [("arch_index", pa.int64())]
+                        + [INFO_SCHEMA.field(n) for n in INFO_FIELDS]
+                        + [("current_epoch", pa.list_(pa.int64()))]
+                        + [(f"epoch_{n}", pa.list_(pa.float64())) for n in CURVE_FIELDS]
+                        + [(f"span_{f.name}", pa.list_(f.type)) for f in SPAN_SCHEMA if f.name in SPAN_FIELDS])
+N_SCALARS = len(TRIAL_FIELDS) + 1 + len(INFO_FIELDS)
+# The release's evaluation sets, in the column order of nb201epochspan.
+EVAL_SPLITS = ("x-valid", "x-test", "ori-test")
 FLUSH_TRIALS = 2048
 OUT_BATCH_ROWS = 1 << 16
 _HINT = "the record does not have NAS-Bench-201's layout; the download may be damaged"
@@ -144,11 +169,29 @@ def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], wh
                 raise RawFormatError(f"{here} {key[0].lower()}", None,
                                      f"seed {_show(key[1])} is outside 0..{MAX_SEED}", _VALUE_HINT)
             runs.append((DATASETS.index(key[0].lower()), key[1], result))
+        _check_dataset_seed(state, here)
         for d, seed, result in sorted(runs, key=lambda r: r[:2]):
             dataset = DATASETS[d]
             where_run = f"{here} {dataset} seed {seed}"
-            rows.add(_trial(where_run, index, config_id(index, epochs, dataset), seed, epochs, dataset, result),
-                     _curves(epochs, dataset, result, where_run))
+            trial = _trial(where_run, index, config_id(index, epochs, dataset), seed, epochs, dataset, result)
+            curves, series = _curves(epochs, dataset, result, where_run)
+            rows.add(trial + _details(where_run, epochs, meta_archs[index], result),
+                     curves, _spans(where_run, epochs, dataset, result, series))
+
+
+def _check_dataset_seed(state: dict, here: str) -> None:
+    """`dataset_seed` must list each dataset's seeds of `all_results`, sorted: the official APIs draw
+    and average over it, the store over the runs (so the two must agree)."""
+    seeds: dict[str, list] = {}
+    for name, seed in state["all_results"]:
+        seeds.setdefault(name, []).append(seed)
+    listed = state.get("dataset_seed")
+    as_lists = None
+    if isinstance(listed, dict):
+        as_lists = {k: list(v) for k, v in listed.items() if isinstance(v, (list, tuple))}
+    if as_lists is None or len(as_lists) != len(listed) or as_lists != {k: sorted(v) for k, v in seeds.items()}:
+        raise RawFormatError(here, None, f"dataset_seed {_show(listed)} does not list the sorted seeds of "
+                             f"all_results ({_show({k: sorted(v) for k, v in seeds.items()})})", _HINT)
 
 
 def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: str, r: dict) -> tuple:
@@ -192,11 +235,15 @@ def _keys(split: str, epochs: int) -> tuple[str, ...]:
     return tuple(f"{split}@{e}" for e in range(epochs))
 
 
-def _curves(epochs: int, dataset: str, r: dict, where: str) -> list[list]:
-    """[current_epoch, 8 metrics] per epoch with NNI's .get() lookups; all-empty epochs dropped.
+def _curves(epochs: int, dataset: str, r: dict, where: str) -> tuple[list[list], dict[str, list]]:
+    """[current_epoch, 8 metrics] per epoch with NNI's .get() lookups, all-empty epochs dropped; and the
+    per-epoch values by series (train_acc, train_loss, <split>_acc, <split>_loss of the dataset's splits)
+    over every epoch, None where the key is missing.
 
-    Every value is missing (None), NaN (both NULL) or a finite number. Per-epoch accuracies are not
-    range-checked (the final ones are, in _trial): the synthetic generator's early epochs dip below 0."""
+    Every value is missing, NaN (both NULL) or a finite number; a key holding None is an error (the
+    official APIs would return None there, which the store cannot tell from a missing key). Per-epoch
+    accuracies are not range-checked (the final ones are, in _trial): the synthetic generator's early
+    epochs dip below 0."""
     splits = SPLITS[dataset]
     for name in ("train_acc1es", "eval_acc1es", "train_losses", "eval_losses"):
         if not isinstance(r[name], dict):
@@ -209,10 +256,105 @@ def _curves(epochs: int, dataset: str, r: dict, where: str) -> list[list]:
             list(map(r["train_losses"].get, rng)), *(losses[s] for s in splits)]
     for values, (name, split) in zip(cols, _CURVE_NAMES[dataset]):
         _check_curve(values, where, name, split)
+        if None in values:
+            _no_none_values(values, r[name], where, name, split)
+    series = {"train_acc": cols[0], "train_loss": cols[4],
+              **{f"{s}_acc": accs[s] for s in splits}, **{f"{s}_loss": losses[s] for s in splits}}
     if None in cols[0]:
         keep = [e for e in rng if any(c[e] is not None for c in cols)]
-        return [[e + 1 for e in keep]] + [[c[e] for e in keep] for c in cols]
-    return [list(range(1, epochs + 1))] + cols
+        return [[e + 1 for e in keep]] + [[c[e] for e in keep] for c in cols], series
+    return [list(range(1, epochs + 1))] + cols, series
+
+
+def _no_none_values(values: list, raw: dict, where: str, name: str, split: str | None) -> None:
+    for epoch, value in enumerate(values):
+        key = epoch if split is None else f"{split}@{epoch}"
+        if value is None and key in raw:
+            raise RawFormatError(where, None, f"{name}[{key!r}] is None, not a number", _HINT)
+
+
+def _details(where: str, epochs: int, arch_str: str, r: dict) -> tuple:
+    """The run's nb201trialinfo values (after arch_index): latency mean, arch_config, eval_names."""
+    if r.get("epochs") != epochs or type(r.get("epochs")) is not int:
+        raise RawFormatError(where, None, f"epochs {_show(r.get('epochs'))} is not the budget's {epochs}", _HINT)
+    latency = [_number(v, where, f"latency[{i}]", TIME) for i, v in enumerate(r["latency"])]
+    config = r.get("arch_config")
+    if not isinstance(config, dict):
+        raise RawFormatError(where, None, f"arch_config {_show(config)} is not a dict", _HINT)
+    sizes = []
+    for key in ("channel", "num_cells", "class_num"):
+        value = config.get(key)
+        if type(value) is not int or not 0 < value <= MAX_SEED:
+            raise RawFormatError(where, None, f"arch_config[{key!r}] {_show(value)} is not a positive integer", _HINT)
+        sizes.append(value)
+    if config.get("arch_str") != arch_str:
+        raise RawFormatError(where, None, f"arch_config['arch_str'] {_show(config.get('arch_str'))} differs from "
+                             f"the architecture's {arch_str!r}", _HINT)
+    names = r.get("eval_names")
+    if not isinstance(names, (list, tuple)) or any(n not in EVAL_SPLITS for n in names):
+        raise RawFormatError(where, None, f"eval_names {_show(names)} is not a list of {', '.join(EVAL_SPLITS)}",
+                             _HINT)
+    # the official APIs' get_latency(): the sum over the list divided by its length, in this order
+    return (float(sum(r["latency"]) / len(latency)), *sizes, ",".join(names))
+
+
+def _spans(where: str, epochs: int, dataset: str, r: dict, series: dict[str, list]) -> list[list]:
+    """nb201epochspan columns (from_epoch .. has_ori_test_loss) of one run: runs of epochs with the same
+    times and the same keys present. A metric of a split NNI's mapping has no column for on this dataset
+    (cifar10's x-valid, say) is an error: its values would be in no table."""
+    train_times = r["train_times"]
+    if not isinstance(train_times, dict):
+        raise RawFormatError(where, None, f"train_times is a {type(train_times).__name__}, not a dict", _HINT)
+    if list(train_times) != list(range(epochs)):
+        _check_epoch_keys(list(train_times), epochs, where)
+    columns = [list(map(train_times.get, range(epochs)))]
+    times = r["eval_times"]
+    columns += [list(map(times.get, _keys(s, epochs))) for s in EVAL_SPLITS]
+    for values, (name, split) in zip(columns, [("train_times", None), *(("eval_times", s) for s in EVAL_SPLITS)]):
+        _check_times(values, where, name, split)
+        if None in values:
+            _no_none_values(values, train_times if split is None else times, where, name, split)
+    is_not_none = functools.partial(map, operator.is_not)
+    none = itertools.repeat(None)
+    flags = [list(is_not_none(series["train_acc"], none)), list(is_not_none(series["train_loss"], none))]
+    for split in EVAL_SPLITS:
+        for metric, raw in (("acc", "eval_acc1es"), ("loss", "eval_losses")):
+            values = series.get(f"{split}_{metric}")
+            if values is None:  # not one of this dataset's NNI splits: the release must not hold it
+                if any(map(r[raw].__contains__, _keys(split, epochs))):
+                    raise RawFormatError(where, None, f"{raw} holds {split} values, which NNI's split mapping has "
+                                         f"no column for on {dataset}", _HINT)
+                flags.append([False] * epochs)
+            else:
+                flags.append(list(is_not_none(values, none)))
+    spans = [[] for _ in SPAN_FIELDS]
+    first = 1
+    for key, group in itertools.groupby(zip(*columns, *flags)):
+        last = first + len(list(group)) - 1
+        for column, value in zip(spans, (first, last, *key[:4], *map(int, key[4:]))):
+            column.append(value)
+        first = last + 1
+    return spans
+
+
+def _check_epoch_keys(keys: list, epochs: int, where: str) -> None:
+    """train_times keys must be epochs 0..E-1 in ascending order (gaps allowed): the APIs sum its values."""
+    if not all(type(k) is int and 0 <= k < epochs for k in keys) or keys != sorted(set(keys)):
+        raise RawFormatError(where, None, f"train_times keys {_show(keys)} are not ascending epochs in "
+                             f"0..{epochs - 1}", _HINT)
+
+
+def _check_times(values: list, where: str, name: str, split: str | None) -> None:
+    """Per-epoch times are missing (None) or finite numbers >= 0 (as final times are)."""
+    numbers = [v for v in values if v is not None] if None in values else values
+    try:
+        if not numbers or (min(numbers) >= 0 and isinstance(total := sum(numbers), float) and total - total == 0.0):
+            return
+    except TypeError:
+        pass
+    for epoch, value in enumerate(values):
+        if value is not None:
+            _number(value, where, f"{name}[{epoch!r}]" if split is None else f"{name}['{split}@{epoch}']", TIME)
 
 
 # The 8 curves' raw names (dict, split or None), in _curves' column order.
@@ -241,29 +383,33 @@ def _check_curve(values: list, where: str, name: str, split: str | None) -> None
 
 # -- parts ----------------------------------------------------------------------------------------
 class PartRows:
-    """Trial rows and their curves (flattened per column), turned into part RecordBatches."""
+    """Trial rows with their curves and epoch spans (each flattened per column), turned into part
+    RecordBatches."""
 
     def __init__(self):
         self.scalars: list[tuple] = []
-        self.lengths: list[int] = []
-        self.flat: list[list] = [[] for _ in range(1 + len(CURVE_FIELDS))]
+        self.lengths: tuple[list[int], list[int]] = ([], [])  # per trial: curve epochs, spans
+        self.flat: tuple[list[list], list[list]] = ([[] for _ in range(1 + len(CURVE_FIELDS))],
+                                                    [[] for _ in SPAN_FIELDS])
 
     def __len__(self) -> int:
         return len(self.scalars)
 
-    def add(self, trial: tuple, curves: list[list]) -> None:
+    def add(self, trial: tuple, curves: list[list], spans: list[list]) -> None:
         self.scalars.append(trial)
-        self.lengths.append(len(curves[0]))
-        for flat, values in zip(self.flat, curves):
-            flat.extend(values)
+        for lengths, flats, lists in zip(self.lengths, self.flat, (curves, spans)):
+            lengths.append(len(lists[0]))
+            for flat, values in zip(flats, lists):
+                flat.extend(values)
 
     def batch(self) -> pa.RecordBatch:
-        n_scalar = len(TRIAL_FIELDS) + 1
         arrays = [pa.array(col, type=f.type, from_pandas=True)
                   for col, f in zip(zip(*self.scalars), PART_SCHEMA)]
-        offsets = pa.array(np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int32))
-        for flat, f in zip(self.flat, PART_SCHEMA.types[n_scalar:]):
-            arrays.append(pa.ListArray.from_arrays(offsets, pa.array(flat, type=f.value_type, from_pandas=True)))
+        types = iter(PART_SCHEMA.types[N_SCALARS:])
+        for lengths, flats in zip(self.lengths, self.flat):
+            offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+            for flat, t in zip(flats, types):
+                arrays.append(pa.ListArray.from_arrays(offsets, pa.array(flat, type=t.value_type, from_pandas=True)))
         self.__init__()
         return pa.record_batch(arrays, schema=PART_SCHEMA)
 
@@ -347,7 +493,10 @@ class Nb201Assembly:
         """Batches of OUT_BATCH_ROWS rows whatever the parts, so the Parquet row groups are too."""
         return {table_name(Nb201TrialConfig): self.configs(),
                 table_name(Nb201TrialStats): rebatch(self.trials(), OUT_BATCH_ROWS),
-                table_name(Nb201IntermediateStats): rebatch(self.intermediates(), OUT_BATCH_ROWS)}
+                table_name(Nb201IntermediateStats): rebatch(self.intermediates(), OUT_BATCH_ROWS),
+                table_name(Nb201Arch): self.archs(),
+                table_name(Nb201TrialInfo): rebatch(self.infos(), OUT_BATCH_ROWS),
+                table_name(Nb201EpochSpan): rebatch(self.spans(), OUT_BATCH_ROWS)}
 
     def configs(self) -> Iterator[pa.RecordBatch]:
         per_arch = [(e, d) for e in EPOCHS for d in DATASETS]
@@ -380,6 +529,23 @@ class Nb201Assembly:
             ids, trial, _, flat = explode_curves(batch.columns, trials, rows)
             yield pa.record_batch([pa.array(ids), pa.array(trial)] + flat, schema=INTERMEDIATE_SCHEMA)
 
+    def archs(self) -> Iterator[pa.RecordBatch]:
+        for start in range(0, len(self.meta_archs), OUT_BATCH_ROWS):
+            names = self.meta_archs[start:start + OUT_BATCH_ROWS]
+            yield pa.record_batch([pa.array(np.arange(start, start + len(names), dtype=np.int64)),
+                                   pa.array(names, type=pa.string())], schema=ARCH_SCHEMA)
+
+    def infos(self) -> Iterator[pa.RecordBatch]:
+        ids = RowNumbers()
+        for batch in self._part_batches(["arch_index", *INFO_FIELDS]):
+            yield pa.record_batch([pa.array(ids.take(batch.num_rows))] + batch.columns, schema=INFO_SCHEMA)
+
+    def spans(self) -> Iterator[pa.RecordBatch]:
+        trials, rows = RowNumbers(), RowNumbers()
+        for batch in self._part_batches([f"span_{n}" for n in SPAN_FIELDS]):
+            ids, trial, _, flat = explode_curves(batch.columns, trials, rows)
+            yield pa.record_batch([pa.array(ids), pa.array(trial)] + flat, schema=SPAN_SCHEMA)
+
 
 def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
                 parquet_dir: str | Path | None = None, raw: str | Path | None = None) -> dict[str, int]:
@@ -388,8 +554,9 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
     The parts carry all they need; `raw` is accepted for the registry's common signature."""
     assembly = Nb201Assembly(parts)
     tables = ((name, batch) for name, batches in assembly.tables().items() for batch in batches)
-    expected = 8 * len(assembly.meta_archs) + sum(part_rows(p) + leaf_values(p, "current_epoch") for p in parts)
-    counts = write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw)
+    expected = 9 * len(assembly.meta_archs) + sum(2 * part_rows(p) + leaf_values(p, "current_epoch")
+                                                  + leaf_values(p, "span_from_epoch") for p in parts)
+    counts = write_tables(MODELS + EXTRA_MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw)
     return {**summary(assembly), **counts}
 
 
