@@ -226,7 +226,7 @@ def test_the_workflow_shows_a_malformed_sweep_file_and_an_empty_archive_and_publ
     out = wf.run()
     assert out.returncode != 0
     assert "holds no records; ndstrialstats would be empty, so no store was written" in out.output
-    assert f"input: {empty}" in out.output  # NDS's assembly does not pass the raw name: Snakemake's report names it
+    assert f"{empty}: holds no records" in out.output
     assert store_bytes(wf.store) == {}
 
 
