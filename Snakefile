@@ -30,6 +30,7 @@ for _benchmark in REGISTRY:  # rules/<benchmark>.smk: the benchmark's own conver
 
 include: "rules/tables.smk"
 include: "rules/publish.smk"
+include: "rules/report.smk"
 
 
 if config.get("demo"):
