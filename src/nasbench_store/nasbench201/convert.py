@@ -254,9 +254,11 @@ def _curves(epochs: int, dataset: str, r: dict, where: str) -> tuple[list[list],
     rng = range(epochs)
     cols = [list(map(r["train_acc1es"].get, rng)), *(accs[s] for s in splits),
             list(map(r["train_losses"].get, rng)), *(losses[s] for s in splits)]
+    holds_none = {name: None in r[name].values() for name in ("train_acc1es", "eval_acc1es", "train_losses",
+                                                              "eval_losses")}
     for values, (name, split) in zip(cols, _CURVE_NAMES[dataset]):
         _check_curve(values, where, name, split)
-        if None in values:
+        if holds_none[name]:
             _no_none_values(values, r[name], where, name, split)
     series = {"train_acc": cols[0], "train_loss": cols[4],
               **{f"{s}_acc": accs[s] for s in splits}, **{f"{s}_loss": losses[s] for s in splits}}
@@ -305,18 +307,21 @@ def _spans(where: str, epochs: int, dataset: str, r: dict, series: dict[str, lis
     train_times = r["train_times"]
     if not isinstance(train_times, dict):
         raise RawFormatError(where, None, f"train_times is a {type(train_times).__name__}, not a dict", _HINT)
-    if list(train_times) != list(range(epochs)):
+    if list(train_times) == _epoch_list(epochs):
+        columns = [list(train_times.values())]
+    else:
         _check_epoch_keys(list(train_times), epochs, where)
-    columns = [list(map(train_times.get, range(epochs)))]
+        columns = [list(map(train_times.get, range(epochs)))]
     times = r["eval_times"]
     columns += [list(map(times.get, _keys(s, epochs))) for s in EVAL_SPLITS]
     for values, (name, split) in zip(columns, [("train_times", None), *(("eval_times", s) for s in EVAL_SPLITS)]):
-        _check_times(values, where, name, split)
-        if None in values:
-            _no_none_values(values, train_times if split is None else times, where, name, split)
-    is_not_none = functools.partial(map, operator.is_not)
-    none = itertools.repeat(None)
-    flags = [list(is_not_none(series["train_acc"], none)), list(is_not_none(series["train_loss"], none))]
+        missing = _missing(values)
+        _check_times(values, missing, where, name, split)
+        raw = train_times if split is None else times
+        if missing and None in raw.values():
+            _no_none_values(values, raw, where, name, split)
+    # A flag column is True where the series has the epoch's key: a constant unless some keys are missing.
+    flags: list = [_present(series["train_acc"]), _present(series["train_loss"])]
     for split in EVAL_SPLITS:
         for metric, raw in (("acc", "eval_acc1es"), ("loss", "eval_losses")):
             values = series.get(f"{split}_{metric}")
@@ -324,17 +329,48 @@ def _spans(where: str, epochs: int, dataset: str, r: dict, series: dict[str, lis
                 if any(map(r[raw].__contains__, _keys(split, epochs))):
                     raise RawFormatError(where, None, f"{raw} holds {split} values, which NNI's split mapping has "
                                          f"no column for on {dataset}", _HINT)
-                flags.append([False] * epochs)
+                flags.append(0)
             else:
-                flags.append(list(is_not_none(values, none)))
+                flags.append(_present(values))
+    # span boundaries: where any column changes (constant columns, the common case, and copies are left out)
+    varying: list[list] = []
+    for c in [c for c in columns if c.count(c[0]) != epochs] + [f for f in flags if isinstance(f, list)]:
+        if c not in varying:
+            varying.append(c)
+    bounds = [0]
+    groups = itertools.groupby(varying[0] if len(varying) == 1 else zip(*varying)) if varying else [(0, range(epochs))]
+    for _, group in groups:
+        bounds.append(bounds[-1] + len(list(group)))
     spans = [[] for _ in SPAN_FIELDS]
-    first = 1
-    for key, group in itertools.groupby(zip(*columns, *flags)):
-        last = first + len(list(group)) - 1
-        for column, value in zip(spans, (first, last, *key[:4], *map(int, key[4:]))):
+    for start, stop in zip(bounds, bounds[1:]):
+        values = (start + 1, stop, *(c[start] for c in columns),
+                  *(int(f[start]) if isinstance(f, list) else f for f in flags))
+        for column, value in zip(spans, values):
             column.append(value)
-        first = last + 1
     return spans
+
+
+@functools.cache
+def _epoch_list(epochs: int) -> list[int]:
+    return list(range(epochs))
+
+
+def _missing(values: list) -> int:
+    """How many values are None. Numbers add up in C without a None, which is the common case; counting
+    compares every number with None, which is slow."""
+    try:
+        sum(values)
+        return 0
+    except TypeError:
+        return values.count(None)
+
+
+def _present(values: list) -> int | list[bool]:
+    """Per epoch whether the value exists (is not None): 1 or 0 when that holds for every epoch, else a list."""
+    missing = _missing(values)
+    if missing in (0, len(values)):
+        return int(missing == 0)
+    return list(map(operator.is_not, values, itertools.repeat(None)))
 
 
 def _check_epoch_keys(keys: list, epochs: int, where: str) -> None:
@@ -344,9 +380,9 @@ def _check_epoch_keys(keys: list, epochs: int, where: str) -> None:
                              f"0..{epochs - 1}", _HINT)
 
 
-def _check_times(values: list, where: str, name: str, split: str | None) -> None:
-    """Per-epoch times are missing (None) or finite numbers >= 0 (as final times are)."""
-    numbers = [v for v in values if v is not None] if None in values else values
+def _check_times(values: list, missing: int, where: str, name: str, split: str | None) -> None:
+    """Per-epoch times are missing (None; `missing` of them) or finite numbers >= 0 (as final times are)."""
+    numbers = [v for v in values if v is not None] if missing else values
     try:
         if not numbers or (min(numbers) >= 0 and isinstance(total := sum(numbers), float) and total - total == 0.0):
             return
