@@ -27,7 +27,8 @@ from nasbench_store.registry import BENCHMARKS
 from nasbench_store.workflow_files import MARKERS, SHARE
 
 # What the workflow needs at run time, relative to the repository root.
-WORKFLOW = ("Snakefile", "config.yaml", "rules", "scripts", "schemas", "envs", "profiles", "demo/config.yaml")
+WORKFLOW = ("Snakefile", "config.yaml", "rules", "scripts", "schemas", "envs", "profiles", "demo/config.yaml",
+            "report")
 SKIP = ("__pycache__", ".pyc")
 
 

@@ -14,6 +14,7 @@ import pytest
 from helpers import REPO
 from helpers.stores import shared_store
 
+from nasbench_store.cli import main
 from nasbench_store.errors import StoreNotFoundError
 from nasbench_store.manifest import read_manifest
 from nasbench_store.registry import BENCHMARKS
@@ -67,8 +68,10 @@ def store(tmp_path_factory, nb101_store):
 
 
 @pytest.mark.slow
-def test_write_report_from_a_store_alone(store, tmp_path):
-    html = write_report(store, tmp_path / "out" / "report.html", cores=2)
+def test_report_command_from_a_store_alone(store, tmp_path, capsys):
+    html = tmp_path / "out" / "report.html"
+    assert main(["report", "--store-dir", str(store), "--output", str(html), "--cores", "2"]) == 0
+    assert capsys.readouterr().out == f"wrote {html}\n"
     text = check_report(html, list(BENCHMARKS), store)
     assert "Verify: <span class='ok'>passed</span>" in text
     assert "nb201trialstats" in text and "not known here (the report was made from the store alone)" in text

@@ -104,6 +104,13 @@ def repair(args, snakemake_args) -> int:
     return 0
 
 
+def report(args) -> int:
+    from .report import write_report
+    html = write_report(args.store_dir, args.output, args.benchmarks or None, cores=args.cores)
+    print(f"wrote {html}")
+    return 0
+
+
 def verify(args) -> int:
     problems = verify_store(args.store_dir, args.benchmarks or None)
     for p in problems:
@@ -279,6 +286,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
                    help=f"one or more of {', '.join(BENCHMARKS)} (default: every benchmark in the store)")
     p.set_defaults(func=verify, parser=p)
+
+    p = sub.add_parser("report", help="an HTML report of a store: integrity page and plots",
+                       description="Make the build report of a store without the rest of the workflow: an "
+                                   "integrity page (sources, raw digests, row counts, a fresh verify, versions) "
+                                   "and the plots of every benchmark in it (accuracy vs size, distributions, "
+                                   "rank correlation between budgets, learning curves, NDS error distributions). "
+                                   "Nothing is written into the store.")
+    p.add_argument("--store-dir", type=Path, default=default_store_dir(), metavar="DIR", help=STORE_HELP)
+    p.add_argument("--output", "-o", type=Path, default=Path("report.html"), metavar="FILE",
+                   help="the HTML file to write (default: report.html)")
+    p.add_argument("--cores", type=int, default=2, metavar="N", help="plots made at once (default: 2)")
+    p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
+                   help=f"one or more of {', '.join(BENCHMARKS)} (default: every benchmark in the store)")
+    p.set_defaults(func=report, parser=p)
 
     p = sub.add_parser("repair", help="rebuild a benchmark's published files from its raw input, then verify",
                        description="Rebuild BENCHMARK's tables from its raw input (no download), republish them "
