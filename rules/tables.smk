@@ -31,6 +31,7 @@ rule tables_parquet:
     input:
         raw=lambda wc: raw_file(wc.benchmark),
         parts=lambda wc: PARTS[wc.benchmark],
+        raw_digest=work("{benchmark}", "raw-digest.json"),  # provenance in each file's metadata
     output:
         parquet=directory(work("{benchmark}", "parquet")),
         digests=work("{benchmark}", "digests", "parquet.json"),

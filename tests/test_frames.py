@@ -53,3 +53,14 @@ def test_a_malformed_filter_is_a_query_error(nb101_store, filters, message):
 
 def test_empty_filters_mean_no_filter(nb101_store):
     assert len(read_table("nasbench101", "nb101trialconfig", filters=[], store_dir=nb101_store)) == 92 * 4
+
+
+def test_each_parquet_table_says_where_it_comes_from(nb101_store):
+    """Provenance in every Parquet file's metadata: benchmark, raw input, version; verify compares it."""
+    from nasbench_store import frames
+    from nasbench_store.manifest import read_manifest
+
+    entry = read_manifest(nb101_store)["benchmarks"]["nasbench101"]
+    want = {"benchmark": "nasbench101", "raw_sha256": entry["raw"]["sha256"], "version": entry["version"]}
+    assert frames.provenance("nasbench101", store_dir=nb101_store) == {
+        t: want for t in ("nb101trialconfig", "nb101trialstats", "nb101intermediatestats")}

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from .errors import NasbenchStoreError, QueryError, StoreNotFoundError
 from .paths import default_store_dir
 from .registry import BENCHMARKS, get
+from .tablewriter import parquet_provenance
 
 # Columns of the trial and intermediate tables that identify a row rather than measure something.
 KEYS = ("id", "config_id", "trial_id", "seed", "current_epoch")
@@ -478,3 +479,8 @@ def duckdb_connection(benchmarks=None, store_dir=None, database: str = ":memory:
             quoted = str(path).replace("'", "''")
             con.execute(f"CREATE VIEW \"{table}\" AS SELECT * FROM read_parquet('{quoted}')")
     return con
+
+
+def provenance(benchmark: str, store_dir=None) -> dict[str, dict[str, str]]:
+    """Where each Parquet table comes from: {table: {benchmark, raw_sha256, version}}, from the files' metadata."""
+    return {table: parquet_provenance(_path(benchmark, table, store_dir)) for table in get(benchmark).tables}

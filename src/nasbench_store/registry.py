@@ -93,9 +93,11 @@ class Benchmark:
         """(call as text, rows) of a typical query on the current store, for the demo."""
         return self.module("query").sample()
 
-    def write_store(self, parts, db_path=None, parquet_dir=None, raw=None) -> dict:
-        """Assemble the converted parts (of `raw`) into the SQLite database and/or the Parquet files."""
-        return self.module("convert").write_store(parts, db_path=db_path, parquet_dir=parquet_dir, raw=raw)
+    def write_store(self, parts, db_path=None, parquet_dir=None, raw=None, provenance=None) -> dict:
+        """Assemble the converted parts (of `raw`) into the SQLite database and/or the Parquet files
+        (which carry `provenance` in their metadata)."""
+        return self.module("convert").write_store(parts, db_path=db_path, parquet_dir=parquet_dir, raw=raw,
+                                                  provenance=provenance)
 
 
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from .progress import Progress
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
                        write_statistics=True, data_page_version="2.0", version="2.6")
 ROW_GROUP_ROWS = 1 << 20
+PROVENANCE_PREFIX = "nasbench_store."
 INSERT_CHUNK_ROWS = 1 << 16
 
 
@@ -83,12 +84,21 @@ def _check(model: type[peewee.Model], batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch.cast(expected) if not batch.schema.equals(expected) else batch
 
 
+def parquet_provenance(path: str | Path) -> dict[str, str]:
+    """The provenance a Parquet table was written with (benchmark, raw_sha256, version), from its footer."""
+    meta = pq.read_schema(path).metadata or {}
+    prefix = PROVENANCE_PREFIX.encode()
+    return {k[len(prefix):].decode(): v.decode() for k, v in meta.items() if k.startswith(prefix)}
+
+
 class ParquetTables:
     """One Parquet file per model under `directory`, each renamed into place on success."""
 
-    def __init__(self, directory: str | Path, models: Sequence[type[peewee.Model]]):
+    def __init__(self, directory: str | Path, models: Sequence[type[peewee.Model]],
+                 provenance: Mapping[str, str] | None = None):
         self.directory = Path(directory)
         self.models = {table_name(m): m for m in models}
+        self.metadata = {f"{PROVENANCE_PREFIX}{k}": str(v) for k, v in sorted((provenance or {}).items())}
         self._stack = ExitStack()
         self._writers: dict[str, pq.ParquetWriter] = {}
 
@@ -96,7 +106,10 @@ class ParquetTables:
         self.directory.mkdir(parents=True, exist_ok=True)
         for name, model in self.models.items():
             tmp = self._stack.enter_context(atomic_path(self.directory / f"{name}.parquet"))
-            self._writers[name] = pq.ParquetWriter(tmp, arrow_schema(model), **PARQUET_OPTIONS)
+            schema = arrow_schema(model)
+            if self.metadata:
+                schema = schema.with_metadata(self.metadata)
+            self._writers[name] = pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS)
         return self
 
     def write(self, name: str, batch: pa.RecordBatch | pa.Table) -> None:
@@ -180,12 +193,15 @@ _REFUSED_ROW = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceErro
 
 def write_tables(models: Sequence[type[peewee.Model]], tables: Iterable[tuple[str, pa.RecordBatch | pa.Table]],
                  db_path: str | Path | None = None, parquet_dir: str | Path | None = None,
-                 expected_rows: int | None = None, raw: str | Path | None = None) -> dict[str, int]:
+                 expected_rows: int | None = None, raw: str | Path | None = None,
+                 provenance: Mapping[str, str] | None = None) -> dict[str, int]:
     """Write (table name, rows) pairs to a SQLite database and/or Parquet files; return row counts.
 
     Progress (rows written, rate, and with `expected_rows` an ETA) goes to the log as it runs.
     `models` are (config, trial, intermediate): when the trial table got no rows, EmptyStoreError
-    (naming `raw`, the raw input) is raised and nothing is renamed into place.
+    (naming `raw`, the raw input) is raised and nothing is renamed into place. `provenance`
+    (benchmark, raw sha256, project version) goes into each Parquet file's key-value metadata, each
+    key prefixed `nasbench_store.`.
     """
     if not db_path and not parquet_dir:
         raise ValueError("write_tables needs db_path, parquet_dir or both")
@@ -194,7 +210,7 @@ def write_tables(models: Sequence[type[peewee.Model]], tables: Iterable[tuple[st
     with ExitStack() as stack:
         writers = [stack.enter_context(w) for w in (
             SqliteTables(db_path, models) if db_path else None,
-            ParquetTables(parquet_dir, models) if parquet_dir else None) if w is not None]
+            ParquetTables(parquet_dir, models, provenance) if parquet_dir else None) if w is not None]
         for name, rows in tables:
             for writer in writers:
                 writer.write(name, rows)

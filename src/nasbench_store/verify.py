@@ -11,6 +11,7 @@ from pathlib import Path
 from .manifest import MANIFEST, SUMS, read_manifest, repair_command, sha256_file, table_rows
 from .progress import Progress
 from .registry import BENCHMARKS, get
+from .tablewriter import parquet_provenance
 
 
 def verify_store(store_dir: str | Path, benchmarks: list[str] | None = None) -> list[str]:
@@ -71,6 +72,11 @@ def _check_entry(store_dir: Path, name: str, entry: dict, progress: Progress) ->
         if rows != entry["tables"][rel]:
             problems.append(f"{name}: {path} has rows {rows}, the manifest says {entry['tables'][rel]}; "
                             f"repair: {repair_command(name)}")
+        if path.suffix == ".parquet":
+            want = {"benchmark": name, "raw_sha256": entry["raw"]["sha256"], "version": entry["version"]}
+            if parquet_provenance(path) != want:
+                problems.append(f"{name}: {path} says it was made from {parquet_provenance(path)}, the manifest "
+                                f"says {want}; repair: {repair_command(name)}")
     if problems:
         return problems
     problems = get(name).check(store_dir / get(name).db_filename, store_dir / name)

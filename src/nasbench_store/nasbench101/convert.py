@@ -12,7 +12,7 @@ Format: docs/formats.md#nb101-tables.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -263,10 +263,11 @@ def _bucket_tables(raw_path, runs: pa.Table, numbers: _Numbers) -> tuple[pa.Tabl
 
 
 def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
-                parquet_dir: str | Path | None = None, raw: str | Path | None = None) -> dict[str, int]:
+                parquet_dir: str | Path | None = None, raw: str | Path | None = None,
+                provenance: Mapping[str, str] | None = None) -> dict[str, int]:
     """Assemble the shard parts of `raw` into nasbench101.db and/or the Parquet files; return row counts."""
     if raw is None:
         raise ValueError("NAS-Bench-101's assembly needs the raw file, to check that the shards cover it")
     runs = sum(read_part_meta(p)["records"] for p in parts)  # configs are few beside 3 rows per run
-    return write_tables(MODELS, iter_tables(raw, parts), db_path, parquet_dir, expected_rows=3 * runs,
-                        raw=raw)
+    return write_tables(MODELS, iter_tables(raw, parts), db_path, parquet_dir, expected_rows=3 * runs, raw=raw,
+                        provenance=provenance)

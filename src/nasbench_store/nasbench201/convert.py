@@ -23,7 +23,7 @@ import itertools
 import math
 import operator
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -584,7 +584,8 @@ class Nb201Assembly:
 
 
 def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
-                parquet_dir: str | Path | None = None, raw: str | Path | None = None) -> dict[str, int]:
+                parquet_dir: str | Path | None = None, raw: str | Path | None = None,
+                provenance: Mapping[str, str] | None = None) -> dict[str, int]:
     """Assemble the parts into nasbench201.db and/or one Parquet file per table; return counts.
 
     The parts carry all they need; `raw` is accepted for the registry's common signature."""
@@ -592,7 +593,8 @@ def write_store(parts: Sequence[str | Path], db_path: str | Path | None = None,
     tables = ((name, batch) for name, batches in assembly.tables().items() for batch in batches)
     expected = 9 * len(assembly.meta_archs) + sum(2 * part_rows(p) + leaf_values(p, "current_epoch")
                                                   + leaf_values(p, "span_from_epoch") for p in parts)
-    counts = write_tables(MODELS + EXTRA_MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw)
+    counts = write_tables(MODELS + EXTRA_MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw,
+                          provenance=provenance)
     return {**summary(assembly), **counts}
 
 

@@ -158,7 +158,8 @@ def parts_by_sweep(paths: Iterable[str | Path]) -> dict[str, Path]:
 
 
 def write_store(parts: Mapping[str, str | Path] | Iterable[str | Path], db_path: str | Path | None = None,
-                parquet_dir: str | Path | None = None, raw: str | Path | None = None) -> dict[str, int]:
+                parquet_dir: str | Path | None = None, raw: str | Path | None = None,
+                provenance: Mapping[str, str] | None = None) -> dict[str, int]:
     """Assemble the parts ({sweep file: part}, or parts named `<sweep file>.parquet`) into nds.db
     and/or one Parquet file per table; return the row counts. `raw` is accepted for the
     registry's common signature: the parts carry all they need."""
@@ -167,4 +168,5 @@ def write_store(parts: Mapping[str, str | Path] | Iterable[str | Path], db_path:
     tables = ((name, batch) for name, (_, batches) in NdsAssembly(parts).tables().items() for batch in batches)
     # configs (shared between trials) are not counted: at most as many as the trials
     expected = sum(part_rows(p) + leaf_values(p, Epochs._fields[0]) for p in parts.values())
-    return write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw)
+    return write_tables(MODELS, tables, db_path, parquet_dir, expected_rows=expected, raw=raw,
+                        provenance=provenance)
