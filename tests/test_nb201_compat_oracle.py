@@ -121,8 +121,21 @@ class Compare:
         self.kinds: collections.Counter = collections.Counter()
 
     def __call__(self, method: str, *args, rng_seed=None, **kwargs):
-        (want, want_rng), (got, got_rng) = (outcome(api, method, args, kwargs, rng_seed)
-                                           for api in (self.original, self.facade))
+        self._record(f"{method}{args}{kwargs}",
+                     [outcome(api, method, args, kwargs, rng_seed) for api in (self.original, self.facade)])
+
+    def on(self, label: str, objects: dict, method: str, *args, rng_seed=None):
+        """Compare a method of the objects each API handed out (`objects`: id(api) -> object, or the
+        exception getting it raised)."""
+        results = []
+        for api in (self.original, self.facade):
+            obj = objects[id(api)]
+            results.append((("error", obj), None) if isinstance(obj, Exception)
+                           else outcome(obj, method, args, {}, rng_seed))
+        self._record(f"{label}.{method}{args}", results)
+
+    def _record(self, label: str, results: list) -> None:
+        (want, want_rng), (got, got_rng) = results
         self.calls += 1
         self.kinds[want[0]] += 1
         if want[0] == "error":
@@ -130,13 +143,24 @@ class Compare:
         else:
             ok = got[0] == "ok" and same(want[1], got[1])
         if not ok or want_rng != got_rng:
-            self.problems.append(f"{method}{args}{kwargs}: original {want}, facade {got}"
+            self.problems.append(f"{label}: original {want}, facade {got}"
                                  + ("" if want_rng == got_rng else " (random draws differ)"))
 
     def check(self, at_least: int) -> None:
         shown = "\n".join(self.problems[:15])
         assert not self.problems, f"{len(self.problems)} of {self.calls} calls differ:\n{shown}"
         assert self.calls >= at_least and self.kinds["ok"] and self.kinds["error"]
+
+
+def handed_out(apis, get) -> dict:
+    """{id(api): get(api)} for both APIs, an exception in place of what raised it."""
+    objects = {}
+    for api in apis:
+        try:
+            objects[id(api)] = get(api)
+        except Exception as exc:  # compared like any other outcome
+            objects[id(api)] = exc
+    return objects
 
 
 def is_nats(api) -> bool:
@@ -216,6 +240,48 @@ def test_costs_latency_configs_and_summaries(pair):
         valid = isinstance(index, int) and 0 <= index < NUM_ARCHS
         compare("query_info_str_by_arch", original[index] if valid else "x", "200")
     compare.check(at_least=900)
+
+
+def test_the_per_run_and_per_architecture_objects(pair):
+    """What query_by_index and query_meta_info_by_index hand out answers like the originals' ResultsCount
+    and ArchResults: train/eval metrics at every epoch, times, latency, configs, averages and costs."""
+    original, facade = pair
+    compare = Compare(original, facade)
+    for index in (*CHOSEN, 3, -1):
+        for hp in ("12", "200"):
+            label = f"query_meta_info_by_index({index}, {hp!r})"   # fetched once: the original deep-copies it
+            metas = handed_out(pair, _meta_getter(index, hp))
+            compare.on(label, metas, "get_dataset_names")
+            for dataset in DATASETS:
+                for method in ("get_dataset_seeds", "get_compute_costs", "get_latency"):
+                    compare.on(label, metas, method, dataset)
+                for setname in ("train", "x-valid", "x-test", "ori-test", "valid"):
+                    for k, is_random in enumerate((False, True, 777, 888)):
+                        compare.on(label, metas, "get_metrics", dataset, setname, None, is_random, rng_seed=k)
+                for seed in SEEDS:
+                    runs = handed_out(pair, _run_getter(metas, dataset, seed))
+                    run_label = f"{label}.query({dataset!r})[{seed}]"
+                    for method in ("get_times", "get_latency", "get_total_epoch", "get_eval_set"):
+                        compare.on(run_label, runs, method)
+                    compare.on(run_label, runs, "get_config", None)
+                    for iepoch in (None, 0, 5, 11, 150, 199, 200):
+                        compare.on(run_label, runs, "get_train", iepoch)
+                        for setname in ("x-valid", "x-test", "ori-test", "valid", "train"):
+                            compare.on(run_label, runs, "get_eval", setname, iepoch)
+    compare.check(at_least=3000)
+
+
+def _meta_getter(index, hp):
+    return lambda api: api.query_meta_info_by_index(index, hp)
+
+
+def _run_getter(metas: dict, dataset: str, seed: int):
+    def get(api):
+        meta = metas[id(api)]
+        if isinstance(meta, Exception):
+            raise meta
+        return meta.query(dataset)[seed]
+    return get
 
 
 def test_simulate_train_eval_and_its_time_accounting(pair):

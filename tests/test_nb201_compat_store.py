@@ -255,3 +255,19 @@ def test_nas_bench_201_1x_budget_flag(store):
         assert api.find_best("cifar100", "valid", None, None, flag) == api.find_best("cifar100", "valid", hp=hp)
     assert api.query_by_arch(1) == api.query_by_arch(1, "200") and "arch-index=1" in api.query_by_arch(1)
     assert set(DATASETS) == {d.lower() for d in RAW_DATASETS}
+
+
+def _child_query(api) -> float:
+    return api.get_more_info(1, "cifar100", hp="200", is_random=False)["valtest-accuracy"]
+
+
+def test_a_facade_survives_pickling_and_a_forked_worker(store):
+    import multiprocessing
+    import pickle as pickle_module
+    api = nats_bench.create(store, "tss", fast_mode=False)
+    want = _child_query(api)
+    copy = pickle_module.loads(pickle_module.dumps(api))
+    assert _child_query(copy) == want and copy.store_path == api.store_path
+    with multiprocessing.get_context("fork").Pool(1) as pool:   # the child opens its own connection
+        assert pool.apply(_child_query, (api,)) == want
+    assert _child_query(api) == want

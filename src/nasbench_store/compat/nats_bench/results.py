@@ -14,6 +14,8 @@ passes its own (`NATS` for nats_bench, `NB201` for nas_201_api).
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,25 +68,19 @@ class Flavor:
     legacy_flops_fix: bool                   # nats_bench >= 1.6: disagreeing seeds -> seed 888's value
 
 
-NATS = Flavor("nats_bench", _sum_mean, sum, _value_error, lambda key: ValueError(f"no evaluation time {key}"),
-              True)
+def _no_eval_time(key: str) -> Exception:
+    return ValueError(f"no evaluation time {key}")
+
+
+NATS = Flavor("nats_bench", _sum_mean, sum, _value_error, _no_eval_time, True)
 NB201 = Flavor("nas_201_api", np.mean, np.sum, _assertion_error, KeyError, False)
-
-
-def _cumulative(times: list, last: int):
-    """sum(times[0..last]) as the originals compute it; KeyError naming the first epoch without a time."""
-    head = times[:last + 1]
-    if None in head:
-        raise KeyError(head.index(None))
-    return sum(head)
 
 
 class Run:
     """One run: a dataset and seed at one budget. Values come from the store row by row, lazily."""
 
     __slots__ = ("store", "flavor", "trial_id", "dataset", "seed", "epochs", "final", "params", "flop", "latency",
-                 "channels", "num_cells", "num_classes", "arch_str", "eval_names", "spans", "_times", "_keys",
-                 "_epochs")
+                 "channels", "num_cells", "num_classes", "arch_str", "eval_names", "spans", "_starts", "_epoch")
 
     def __init__(self, store, flavor: Flavor, row: tuple, dataset: str, epochs: int, arch_str: str, spans: list):
         (self.trial_id, _, self.seed, *final, self.params, self.flop, self.latency, self.channels,
@@ -94,27 +90,40 @@ class Run:
         self.params = np.float64(self.params)      # the release's types: numpy params and latency, float FLOPs
         self.latency = np.float64(self.latency)
         self.eval_names = eval_names.split(",") if eval_names else []
-        self.spans = spans
-        self._times: dict[str, list] | None = None
-        self._keys: list[list] | None = None
-        self._epochs: dict[int, tuple] = {}
+        self.spans = spans   # (from_epoch, to_epoch, 4 times, 8 has_* flags), covering 1..epochs in order
+        self._starts = [span[0] for span in spans]
+        self._epoch: tuple[int, tuple] | None = None   # the last epoch row read (one get_more_info reads it 8 times)
 
     # -- what the store holds, by the release's keys --------------------------------------------------
-    def times(self, series: str) -> list | None:
-        """Per-epoch times of `train` or an evaluation set (None where the release has none)."""
-        if self._times is None:
-            self._times = {s: [] for s in SERIES}
-            for span in self.spans:
-                n = span[1] - span[0] + 1
-                for s, t in zip(SERIES, span[2:6]):
-                    self._times[s].extend([t] * n)
-        return self._times.get(series)
+    def _span(self, iepoch: int) -> tuple:
+        return self.spans[bisect.bisect_right(self._starts, iepoch + 1) - 1]
+
+    def time(self, series: str, iepoch: int):
+        """The time of `train` or an evaluation set at `iepoch` (None where the release has none)."""
+        return self._span(iepoch)[2 + SERIES.index(series)]
+
+    def times(self, series: str) -> list:
+        """Every epoch's time of `train` or an evaluation set (None where the release has none)."""
+        column = 2 + SERIES.index(series)
+        return [span[column] for span in self.spans for _ in range(span[1] - span[0] + 1)]
+
+    def total_time(self, series: str, iepoch: int, key=lambda e: e):
+        """The sum of the times of epochs 0..iepoch, added in that order as the originals add them (sum
+        over the same floats); KeyError(key(epoch)) for the first epoch without a time."""
+        column = 2 + SERIES.index(series)
+        parts = []
+        for span in self.spans:
+            first = span[0] - 1
+            if first > iepoch:
+                break
+            if span[column] is None:
+                raise KeyError(key(first))
+            parts.append(itertools.repeat(span[column], min(span[1] - 1, iepoch) - first + 1))
+        return sum(itertools.chain.from_iterable(parts))
 
     def has(self, series: str, metric: str, iepoch: int) -> bool:
         """Whether the release holds the metric ('acc' or 'loss') of `series` after epoch `iepoch`."""
-        if self._keys is None:   # per epoch, the 8 has_* flags of its span
-            self._keys = [span[6:14] for span in self.spans for _ in range(span[1] - span[0] + 1)]
-        return bool(self._keys[iepoch][2 * SERIES.index(series) + (metric == "loss")])
+        return bool(self._span(iepoch)[6 + 2 * SERIES.index(series) + (metric == "loss")])
 
     def _value(self, series: str, metric: str, iepoch: int, key):
         if series not in SERIES or not self.has(series, metric, iepoch):
@@ -129,10 +138,9 @@ class Run:
         return float("nan") if value is None else value  # the key is there: a NULL is the release's NaN
 
     def _epoch_row(self, iepoch: int) -> tuple:
-        row = self._epochs.get(iepoch)
-        if row is None:
-            row = self._epochs[iepoch] = self.store.epoch_values(self.trial_id, iepoch + 1)
-        return row
+        if self._epoch is None or self._epoch[0] != iepoch:
+            self._epoch = (iepoch, self.store.epoch_values(self.trial_id, iepoch + 1))
+        return self._epoch[1]
 
     # -- ResultsCount's methods ----------------------------------------------------------------------
     def _check_epoch(self, iepoch):
@@ -144,10 +152,10 @@ class Run:
 
     def get_train(self, iepoch: int | None = None) -> dict:
         iepoch = self._check_epoch(iepoch)
-        times = self.times("train")
-        if times[iepoch] is None:
+        cur = self.time("train", iepoch)
+        if cur is None:
             raise KeyError(iepoch)
-        cur, total = times[iepoch], _cumulative(times, iepoch)
+        total = self.total_time("train", iepoch)
         loss = self._value("train", "loss", iepoch, iepoch)
         return {"iepoch": iepoch, "loss": loss, "accuracy": self._value("train", "acc", iepoch, iepoch),
                 "cur_time": cur, "all_time": total}
@@ -156,10 +164,10 @@ class Run:
         iepoch = self._check_epoch(iepoch)
         name = "x-valid" if name == "valid" else name
         key = f"{name}@{iepoch}"
-        times = self.times(name) if name in EVAL_SPLITS else None
-        if times is None or times[iepoch] is None:
+        cur = self.time(name, iepoch) if name in EVAL_SPLITS else None
+        if cur is None:
             raise self.flavor.missing_eval_time(key)
-        cur, total = times[iepoch], _cumulative(times, iepoch)
+        total = self.total_time(name, iepoch, lambda e: f"{name}@{e}")
         loss = self._value(name, "loss", iepoch, key)
         return {"iepoch": iepoch, "loss": loss, "accuracy": self._value(name, "acc", iepoch, key),
                 "cur_time": cur, "all_time": total}
@@ -170,7 +178,7 @@ class Run:
         info = {"T-train@epoch": f.mean(train), "T-train@total": f.total(train)}
         for name in self.eval_names:
             times = self.times(name)
-            complete = times is not None and None not in times
+            complete = None not in times
             info[f"T-{name}@epoch"] = f.mean(times) if complete else None
             info[f"T-{name}@total"] = f.total(times) if complete else None
         return info

@@ -133,18 +133,37 @@ _STORE_TO_RAW = dict(zip(DATASETS, RAW_DATASETS))
 
 
 class Nb201Store:
-    """Read-only access to one nasbench201.db for the facades."""
+    """Read-only access to one nasbench201.db for the facades. It survives a fork (a child process opens
+    its own connection) and pickling (it reopens the file), as scripts running searches in a process pool
+    need."""
 
     def __init__(self, db_path: Path):
         self.path = Path(db_path)
-        self.conn = connect_readonly(self.path, check_same_thread=False)
+        self._open()
+        self.meta_archs = [a for (a,) in self.conn.execute("SELECT arch_str FROM nb201arch ORDER BY arch_index")]
+
+    def _open(self) -> None:
+        conn = connect_readonly(self.path, check_same_thread=False)
         try:
-            check_tables(self.conn, self.path, get(BENCHMARK).stored_tables)
+            check_tables(conn, self.path, get(BENCHMARK).stored_tables)
         except Exception as exc:
-            self.conn.close()
+            conn.close()
             raise type(exc)(f"{exc}. A store built before nasbench-store kept the tables the official-API facades "
                             "read lacks them: rebuild it (`snakemake --cores 2 nasbench201`)") from None
-        self.meta_archs = [a for (a,) in self.conn.execute("SELECT arch_str FROM nb201arch ORDER BY arch_index")]
+        self._conn, self._pid = conn, os.getpid()
+
+    @property
+    def conn(self):
+        if self._pid != os.getpid():   # a forked child: the parent's SQLite connection is not its to use
+            self._open()
+        return self._conn
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "meta_archs": self.meta_archs}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._open()
 
     def evaluated(self) -> list[int]:
         """Architecture indexes with at least one run, ascending."""
@@ -179,7 +198,7 @@ class Nb201Store:
         return _EMPTY_EPOCH if row is None else row
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
 
 def open_store(path) -> Nb201Store:
