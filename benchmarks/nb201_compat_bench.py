@@ -40,15 +40,18 @@ t1 = time.perf_counter()
 after_import = resident()
 api = {construct}
 t2 = time.perf_counter()
+constructed = resident()
+{after}
 print(json.dumps({{"import_s": t1 - t0, "construct_s": t2 - t1, "rss_start_mb": before,
-                  "rss_import_mb": after_import, "rss_mb": resident(),
-                  "peak_rss_mb": resident("VmHWM")}}))
+                  "rss_import_mb": after_import, "rss_mb": constructed, "rss_after_mb": resident(),
+                  "after_s": time.perf_counter() - t2, "peak_rss_mb": resident("VmHWM")}}))
 """
 
 
-def fresh(imports: str, construct: str, env: dict) -> dict | str:
-    """Figures of one construction in a new interpreter, or the reason it could not run."""
-    proc = subprocess.run([sys.executable, "-c", MEASURE.format(imports=imports, construct=construct)],
+def fresh(imports: str, construct: str, env: dict, after: str = "") -> dict | str:
+    """Figures of one construction (then of `after`) in a new interpreter, or the reason it could not run."""
+    code = MEASURE.format(imports=imports, construct=construct, after=after)
+    proc = subprocess.run([sys.executable, "-c", code],
                           capture_output=True, text=True, env={**os.environ, **env})
     if proc.returncode:
         return proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
@@ -152,6 +155,18 @@ def main() -> None:
             ("official nats_bench (NATS dir, fast)", "from nats_bench import create",
              f"create({str(nats)!r}, 'tss', fast_mode=True, verbose=False)")):
         show_construction(name, fresh(imports, construct, env))
+
+    every = (f"for i in {chosen!r}:\n    for d in {DATASETS!r}:\n"
+             "        api.get_more_info(i, d, hp='200'); api.get_more_info(i, d, hp='12')")
+    for name, imports, construct in (
+            ("facade NASBench201API", "from nasbench_store.compat.nas_201_api import NASBench201API",
+             f"NASBench201API({str(store)!r}, verbose=False)"),
+            ("official nas_201_api", "from nas_201_api import NASBench201API",
+             f"NASBench201API({str(pth)!r}, verbose=False)")):
+        fig = fresh(imports, construct, env, after=every)
+        if not isinstance(fig, str):
+            print(f"  {name}: get_more_info on every architecture, dataset and budget took {fig['after_s']:.2f} s; "
+                  f"RSS {fig['rss_mb']:.0f} MB after construction, {fig['rss_after_mb']:.0f} MB after")
 
     from nasbench_store.compat.nas_201_api import NASBench201API
     from nasbench_store.compat.nats_bench import create

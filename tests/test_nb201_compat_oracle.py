@@ -203,7 +203,8 @@ def test_get_more_info_every_arch_dataset_budget_epoch_and_seed(pair):
     compare = Compare(original, facade)
     forms = (True, *SEEDS, 5, "777", 1.5)
     full_sweep = not (is_nats(original) and not original.fast_mode)   # the dict pair shares the per-run code
-    for index in indexes():
+    cell = type("Cell", (), {"tostr": lambda self: original.meta_archs[4]})()
+    for index in [*indexes(), original.meta_archs[1], original.meta_archs[3], cell]:
         valid = isinstance(index, int) and 0 <= index < NUM_ARCHS
         for dataset in DATASETS + BAD_DATASETS[:1]:
             for hp in ("12", "200", 200, "90"):
