@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from ...database import check_tables, connect_readonly
@@ -22,7 +21,7 @@ from ...errors import StoreNotFoundError
 from ...nasbench201.constants import DATASETS, EPOCHS, RAW_DATASETS
 from ...registry import get
 from ...safety.archives import directory_files
-from .. import candidate_store_dirs, digest_cache_path, locate_store
+from .. import _read_cache, _write_cache, candidate_store_dirs, digest_cache_path, locate_store
 from .results import ArchRuns, Flavor, Run
 
 BENCHMARK = "nasbench201"
@@ -57,12 +56,8 @@ def _tree_key(root: Path) -> tuple[str, int, int, list]:
 def tree_sha256(root: Path) -> str:
     """The manifest's sha256 of a directory source (`manifest.raw_digest`), cached while no file changed."""
     fingerprint, _, _, _ = _tree_key(root)
-    cache = digest_cache_path().with_name("raw-tree-digests.json")
-    try:
-        entries = json.loads(cache.read_text())
-        entries = entries if isinstance(entries, dict) else {}
-    except (OSError, ValueError):
-        entries = {}
+    cache = digest_cache_path().with_name("raw-tree-digests.json")   # the raw files' cache, for directories
+    entries = _read_cache(cache)
     hit = entries.get(str(root))
     if isinstance(hit, dict) and hit.get("fingerprint") == fingerprint and isinstance(hit.get("sha256"), str):
         return hit["sha256"]
@@ -74,24 +69,8 @@ def tree_sha256(root: Path) -> str:
         entries[str(root)] = {"fingerprint": fingerprint, "sha256": digest}
         while len(entries) > TREE_CACHE_ENTRIES:
             entries.pop(next(iter(entries)))
-        _write_json(cache, entries)
+        _write_cache(cache, entries)
     return digest
-
-
-def _write_json(path: Path, value) -> None:
-    """Replace `path` atomically; a cache that cannot be written is skipped."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(value, fh, indent=1, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass
 
 
 def _store_for_tree(root: Path) -> Path:
