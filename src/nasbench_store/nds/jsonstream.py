@@ -78,14 +78,7 @@ class _Text:
         if self.eof:
             return False
         data = self._stream.read(self._chunk)
-        pending = len(self._utf8.getstate()[0])  # bytes of a character cut by the previous chunk
-        try:
-            text = self._utf8.decode(data, final=not data)
-        except UnicodeDecodeError as exc:  # exc.object is the pending bytes + data
-            bad = exc.object[exc.start]
-            raise JsonStreamError(self._fed - pending + exc.start,
-                                  f"the text is not UTF-8 ({exc.reason} at byte 0x{bad:02x})") from None
-        self._fed += len(data)
+        text = self._decode(data)
         self.offset()  # settle the byte offset of pos before dropping what precedes it
         self.buf = self.buf[self.pos:] + text
         self._mark -= self.pos
@@ -104,7 +97,7 @@ class _Text:
         texts, got = [], 0
         while got < want:
             data = self._stream.read(self._chunk)
-            texts.append(self._utf8.decode(data, final=not data))
+            texts.append(self._decode(data))
             got += len(texts[-1])
             if not data:
                 self.eof = True
@@ -114,6 +107,19 @@ class _Text:
         self._mark -= self.pos
         self.pos = 0
         return True
+
+    def _decode(self, data: bytes) -> str:
+        """The text of the next bytes read (the empty read ends the input), or JsonStreamError at the
+        offset of the first byte that is not UTF-8."""
+        pending = len(self._utf8.getstate()[0])  # bytes of a character cut by the previous read
+        try:
+            text = self._utf8.decode(data, final=not data)
+        except UnicodeDecodeError as exc:  # exc.object is the pending bytes + data
+            bad = exc.object[exc.start]
+            raise JsonStreamError(self._fed - pending + exc.start,
+                                  f"the text is not UTF-8 ({exc.reason} at byte 0x{bad:02x})") from None
+        self._fed += len(data)
+        return text
 
     def offset(self) -> int:
         """Byte offset of `pos`; each character is encoded once over the whole stream."""
