@@ -11,18 +11,18 @@ from typing import NamedTuple
 _PRELUDE = """
 import json, resource, time
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
-def _rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+def _status_mb(field):   # VmRSS now, VmHWM its peak (both start afresh at exec, unlike ru_maxrss)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 {setup}
-_rss0, _t0, _c0 = _rss_mb(), time.perf_counter(), time.process_time()
+_rss0, _t0, _c0 = _status_mb("VmRSS"), time.perf_counter(), time.process_time()
 try:
 {body}
     _outcome = {{"ok": True, "result": result}}
 except BaseException as exc:
     _outcome = {{"ok": False, "type": type(exc).__name__, "message": str(exc)[:2000]}}
 _outcome.update(seconds=time.perf_counter() - _t0, cpu=time.process_time() - _c0,
-                peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - _rss0)
+                peak_mb=_status_mb("VmHWM") - _rss0)
 print("RESULT " + json.dumps(_outcome))
 """
 
@@ -43,7 +43,11 @@ def run_limited(body: str, setup: str = "", memory_mb: int = 3072, timeout: floa
     code = _PRELUDE.format(limit=memory_mb << 20, setup=textwrap.dedent(setup),
                            body=textwrap.indent(textwrap.dedent(body), "    "))
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return Measured(False, None, "timeout", f"still running after {timeout} s", timeout, float("nan"),
+                        float("nan"))
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
         return Measured(False, None, f"exit status {proc.returncode}", proc.stderr[-2000:], float("nan"),

@@ -4,7 +4,9 @@
 per architecture (an OrderedDict hp '12'/'200' -> ArchState, protocol 4). Each file is read on its
 own, so jobs can split the architectures between them. Every tar member passes the shared member
 check of `nasbench_store.safety.archives` before anything is read, and every file's pickle is loaded
-by `nasbench_store.safety.unpickler`. Decompressed sizes are capped.
+by `nasbench_store.safety.unpickler`. Decompressed sizes are capped, at about twenty times the
+release's files: an architecture's pickle is 100-200 KB (MAX_ARCH_PICKLE), the meta's a few MB
+(MAX_META_PICKLE); decompression stops as soon as a member's output passes its cap.
 
 Format: docs/formats.md#nats-tss-archive.
 """
@@ -24,7 +26,9 @@ from .constants import HP_EPOCHS
 META_NAME = "meta.pickle.pbz2"
 _SUFFIX = ".pickle.pbz2"
 _ARCH_NAME = re.compile(r"(\d{6})\.pickle\.pbz2")
-MAX_DECOMPRESSED = 256 << 20
+MAX_ARCH_PICKLE = 4 << 20            # {index:06d}.pickle.pbz2 decompressed: 100-200 KB in the release
+MAX_META_PICKLE = 32 << 20           # meta.pickle.pbz2 decompressed: meta_archs' 15,625 strings, a few MB
+MAX_DECOMPRESSED = MAX_META_PICKLE   # the most any member may hold, compressed or not
 _HINT = "the NATS-tss archive is damaged or incomplete; download NATS-tss-v1_0-3ffb9-simple.tar again"
 _HINT_HOSTILE = ("a genuine NATS archive holds relative paths to regular files only; nothing was extracted; "
                  "do not unpack it; download NATS-tss-v1_0-3ffb9-simple.tar again")
@@ -111,7 +115,7 @@ class NatsArchive:
                 packed = Path(member).read_bytes()
             else:
                 packed = self._tar.extractfile(member).read()
-            data = _decompress(packed)
+            data = _decompress(packed, MAX_META_PICKLE if name == META_NAME else MAX_ARCH_PICKLE)
         except (OSError, EOFError, ValueError, tarfile.TarError) as exc:
             raise RawFormatError(where, None, f"cannot decompress ({exc})", _HINT) from None
         return restricted_loads(data, where)
@@ -129,11 +133,12 @@ class NatsArchive:
             yield i, self.read(i)
 
 
-def _decompress(packed: bytes) -> bytes:
+def _decompress(packed: bytes, cap: int) -> bytes:
     dec = bz2.BZ2Decompressor()
-    data = dec.decompress(packed, MAX_DECOMPRESSED)
+    data = dec.decompress(packed, cap)
     if not dec.eof:
-        if len(data) >= MAX_DECOMPRESSED:
-            raise ValueError(f"more than {MAX_DECOMPRESSED >> 20} MB once decompressed")
+        if len(data) >= cap:
+            raise ValueError(f"more than {cap >> 20} MiB once decompressed, where the release's file is far "
+                             f"smaller; refused")
         raise EOFError("the bz2 stream ends early (truncated)")
     return data

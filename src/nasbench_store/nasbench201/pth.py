@@ -19,6 +19,14 @@ at C speed while one architecture is alive at a time:
   slots get an inert tombstone. A later record that fetches one is caught by the tombstone's
   reference count; the LONG_BINGET-shaped byte patterns in that record (a superset of its real
   fetches) then say which earlier records to re-parse, and the entries they restore stay pinned.
+* Every range handed to the C unpickler passes `safety.unpickler.check_pickle` first, with the
+  memo bound set to the pickle's length (see `archs`); the skeleton walk checks its own PUTs.
+  The windows of the C unpickler that this reader writes itself (`_put_all`: tombstones, `None`
+  placeholders, the skeleton's placeholders in `_tail`) only store to memo indices of ranges
+  already checked, so they stay allowed.
+* Finding a record's end tries candidate ends in order, each a parse from the record's start; the
+  attempts for one record may parse at most REPARSE_FACTOR times the bytes up to the candidate,
+  so contents that imitate record ends cost a bounded multiple of the record, not its square.
 
 Format: docs/formats.md#nb201-legacy-torch-file.
 """
@@ -39,7 +47,18 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import RawFormatError, UnsafePickleError
-from ..safety.unpickler import TOMBSTONE, TOMBSTONE_GLOBAL, RestrictedUnpickler
+from ..safety.archives import zip_member_problem
+from ..safety.unpickler import (
+    MAX_TUPLE_OPCODES,
+    TOMBSTONE,
+    TOMBSTONE_GLOBAL,
+    RestrictedUnpickler,
+    check_nesting,
+    check_pickle,
+    memo_index_error,
+    show,
+    tuples_error,
+)
 from .constants import HP_EPOCHS
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -47,6 +66,10 @@ LEGACY_PROTOCOL_VERSION = 1001
 LEGACY_STORAGE_KEYS = b"\x80\x02]q\x00."
 MAX_TAIL_BYTES = 256 << 20
 RELEASE_BYTES = 64 << 20
+# Candidate ends one record may try, as bytes parsed over the bytes up to the candidate. Genuine
+# records need 1 to 6 tries (the ends of inner dicts that follow an int look like record ends).
+REPARSE_FACTOR = 16
+_ZIP_HINT = "a torch.save zip holds plain relative names and stores data.pkl uncompressed; this is not one"
 
 
 class _Feed:
@@ -132,16 +155,25 @@ class LegacyPth:
     def _open_zip(self, buf):
         try:
             with zipfile.ZipFile(self.path) as zf:
-                names = [i for i in zf.infolist() if PurePosixPath(i.filename).name == "data.pkl"]
-                if len(names) != 1:
-                    raise RawFormatError(self.path, None, "a torch zip file must hold exactly one */data.pkl",
-                                         "this is not a torch.save file")
-                info = names[0]
-                if info.compress_type != zipfile.ZIP_STORED:
-                    data = zf.read(info)
-                    return data, 0, len(data), False
+                infos = zf.infolist()
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise RawFormatError(self.path, None, f"the torch zip file is damaged or truncated ({exc})") from None
+        names = [i for i in infos if PurePosixPath(i.filename).name == "data.pkl"]
+        if len(names) != 1:
+            raise RawFormatError(self.path, None, "a torch zip file must hold exactly one */data.pkl",
+                                 "this is not a torch.save file")
+        info = names[0]
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise UnsafePickleError(self.path, info.header_offset, f"{info.filename} is compressed (zip method "
+                                    f"{info.compress_type}); torch.save stores it uncompressed, so it is not "
+                                    f"decompressed", _ZIP_HINT)
+        for member in infos:   # torch stores every member: none can be larger than the file that holds it
+            problem = zip_member_problem(member, len(buf))
+            if problem:
+                raise UnsafePickleError(self.path, member.header_offset, f"refusing zip member "
+                                        f"{member.filename!r}: {problem}", _ZIP_HINT)
+        if info.header_offset + 30 > len(buf) or buf[info.header_offset:info.header_offset + 4] != b"PK\x03\x04":
+            raise RawFormatError(self.path, info.header_offset, "data.pkl has no local header (the zip is damaged)")
         name_len, extra_len = struct.unpack_from("<HH", buf, info.header_offset + 26)
         start = info.header_offset + 30 + name_len + extra_len
         if start + info.file_size > len(buf):
@@ -149,22 +181,27 @@ class LegacyPth:
         return buf, start, start + info.file_size, False
 
     def _read_header(self, buf) -> int:
-        feed = io.BytesIO(bytes(buf[:4096]))
+        header = bytes(buf[:4096])
+        feed = io.BytesIO(header)
         where = str(self.path)
+        values = []
         try:
-            magic = RestrictedUnpickler(feed, where, 0).load()
-            version = RestrictedUnpickler(feed, where, feed.tell()).load()
-            sys_info = RestrictedUnpickler(feed, where, feed.tell()).load()
-        except UnsafePickleError:
+            for _ in range(3):   # magic, protocol version, sys_info
+                at = feed.tell()
+                check_pickle(header, where, at, offset=at)
+                values.append(RestrictedUnpickler(feed, where, at).load())
+                check_nesting(values[-1], where, at, header, at, feed.tell())
+        except (UnsafePickleError, RawFormatError):
             raise
         except Exception as exc:
             raise RawFormatError(self.path, feed.tell(), f"not a legacy torch.save header ({exc})",
                                  "expected NAS-Bench-201-v1_*.pth (truncated or another file?)") from None
+        magic, version, sys_info = values
         if magic != LEGACY_MAGIC or version != LEGACY_PROTOCOL_VERSION:
-            raise RawFormatError(self.path, 0, f"magic {magic!r} / protocol version {version!r} are not "
+            raise RawFormatError(self.path, 0, f"magic {show(magic)} / protocol version {show(version)} are not "
                                                f"torch's legacy format", "expected a NAS-Bench-201 .pth")
         if not isinstance(sys_info, dict) or sys_info.get("little_endian") is not True:
-            raise RawFormatError(self.path, feed.tell(), f"unsupported torch sys_info {sys_info!r}")
+            raise RawFormatError(self.path, feed.tell(), f"unsupported torch sys_info {show(sys_info)}")
         return feed.tell()
 
     def __enter__(self) -> LegacyPth:
@@ -191,13 +228,29 @@ class LegacyPth:
         self._range_starts: list[int] = []
         self._pinned: set[int] = set()
         self._pinned_arr = np.empty(0, dtype=np.uint32)
+        # Memo indices may go up to the pickle's length (not each PUT's own offset, as for a standalone
+        # pickle: text in the records such as "ori-test" reads as LONG_BINPUT 1.7e9, which would send
+        # most records of the 5 GB release through the opcode walk). The worst case is the same either
+        # way, a PUT at the end of the pickle: 16 bytes of memo per byte of input. The release (5.0 GB)
+        # is longer than any 4-byte index, so its records are never walked.
+        self._memo_limit = self.end - self.start
+        self._at = pos
+        try:
+            yield from self._walk_skeleton(buf, pos, stack, marks, memo)
+        except (IndexError, KeyError, TypeError, AttributeError, ValueError, OverflowError, struct.error) as exc:
+            raise RawFormatError(self.path, self._at, f"the benchmark pickle is damaged ({type(exc).__name__}: "
+                                 f"{show(exc)})") from None
+
+    def _walk_skeleton(self, buf, pos: int, stack: list, marks: list[int], memo: dict):
+        """The dict's skeleton in Python; each architecture's value goes to the C unpickler."""
         a2i = None
+        tuples = 0
         end = self.end
         while True:
             if pos >= end:
                 raise RawFormatError(self.path, pos, "the pickle ends early (the file is truncated)")
             op = buf[pos]
-            at = pos
+            at = self._at = pos
             pos += 1
             if op == 0x80:                       # PROTO
                 pos += 1
@@ -218,9 +271,10 @@ class LegacyPth:
                     stack.append(None)
                     continue
                 obj = {}
-                if stack and stack[-1] == "arch2infos":
+                if stack and type(stack[-1]) is str and stack[-1] == "arch2infos":
                     a2i = obj
                     self.meta_archs = self._pending(stack, "meta_archs")
+                    check_nesting(self.meta_archs, self.path, self.start, buf, self.start, at)
                 stack.append(obj)
             elif op == ord("]"):
                 stack.append([])
@@ -235,6 +289,9 @@ class LegacyPth:
                 items = stack[m:]
                 del stack[m:]
                 if op == ord("t"):
+                    tuples += 1
+                    if tuples > MAX_TUPLE_OPCODES:   # hashing deeply nested tuples crashes (unpickler.py)
+                        raise tuples_error(self.path, at)
                     stack.append(tuple(items))
                 elif op == ord("e"):
                     stack[-1].extend(items)
@@ -248,6 +305,9 @@ class LegacyPth:
                 v = stack.pop()
                 stack[-1].append(v)
             elif op in (0x85, 0x86, 0x87):
+                tuples += 1
+                if tuples > MAX_TUPLE_OPCODES:
+                    raise tuples_error(self.path, at)
                 n = op - 0x84
                 items = tuple(stack[-n:])
                 del stack[-n:]
@@ -275,6 +335,8 @@ class LegacyPth:
                     raise RawFormatError(self.path, at, "memoized objects between architectures are "
                                                         "not supported (not a NAS-Bench-201 layout)")
                 idx = buf[pos] if op == ord("q") else struct.unpack_from("<I", buf, pos)[0]
+                if idx > self._memo_limit:
+                    raise memo_index_error(self.path, at, idx, self._memo_limit, True)
                 memo[idx] = stack[-1]
                 pos += 1 if op == ord("q") else 4
             elif op in (ord("h"), ord("j")):
@@ -318,7 +380,9 @@ class LegacyPth:
         top = stack[-1] if stack else None
         if not isinstance(top, dict) or "meta_archs" not in top:
             raise RawFormatError(self.path, pos, "the pickle is not NAS-Bench-201's benchmark dict")
-        self.meta_archs = self.meta_archs or top["meta_archs"]
+        if self.meta_archs is None:
+            self.meta_archs = top["meta_archs"]
+            check_nesting(self.meta_archs, self.path, self.start, self.buf, self.start, pos)
         self.evaluated_indexes = self._evaluated(top, pos)
         self._check_end(pos)
 
@@ -345,7 +409,10 @@ class LegacyPth:
         first = _put_index(buf, p + 1)
         if first is None:
             raise RawFormatError(self.path, p, "architecture dict without a memo index (unsupported layout)")
+        if first > self._memo_limit:
+            raise memo_index_error(self.path, p + 1, first, self._memo_limit, True)
         n_meta = len(self.meta_archs)
+        tried = spent = 0
         for m in _CANDIDATE.finditer(buf, p + 2, self.end):
             c = m.start()
             for back, opcode, fmt in _KEY_FORMS:
@@ -354,9 +421,17 @@ class LegacyPth:
                     continue
                 nxt = _put_index(buf, c + 1)
                 key = struct.unpack_from(fmt, buf, kpos + 1)[0]
-                if nxt is None or not first < nxt <= first + (kpos - p) // 2 or not 0 <= key < n_meta:
+                if (nxt is None or not first < nxt <= min(first + (kpos - p) // 2, self._memo_limit)
+                        or not 0 <= key < n_meta):
                     continue
                 e = kpos - 2 if buf[kpos - 2:kpos] == b"u(" else kpos
+                tried += 1
+                spent += e - p
+                if spent > REPARSE_FACTOR * (e - p):
+                    raise RawFormatError(self.path, p, f"cannot find where the architecture record starting here "
+                                         f"ends: {tried} candidate ends tried, parsing {spent} bytes, more than "
+                                         f"{REPARSE_FACTOR} times the {e - p} bytes up to the last one",
+                                         "the file is damaged or not a NAS-Bench-201 release")
                 value = self._try_parse(p, e, first, nxt)
                 if value is not None:
                     self._ranges.append((first, nxt, p, e))
@@ -372,6 +447,7 @@ class LegacyPth:
         value = self._c_load(_get_opcode(first) + b".", None)
         if isinstance(value, dict) and value and all(k in HP_EPOCHS and isinstance(v, dict) and "all_results" in v
                                                      for k, v in value.items()):
+            check_nesting(value, self.path, p, self.buf, p, e)
             return value
         return None
 
@@ -405,8 +481,10 @@ class LegacyPth:
         opcode runs, so a wrong guess can never store into a memo slot the real stream does not.
         The dict is then fetched from its memo slot, complete only if its last SETITEMS ran.
         """
+        window = bytes(self.buf[p:e])
+        check_pickle(window, str(self.path), base=p - self.start, limit=self._memo_limit, offset=p)
         try:
-            self._c_load(bytes(self.buf[p:e]), p)
+            self._c_load(window, p)
         except UnsafePickleError:
             raise
         except EOFError:
@@ -444,8 +522,9 @@ class LegacyPth:
                 prefix += b"("
             prefix += _placeholder(item)
         data = bytes(prefix) + bytes(self.buf[p:self.end])
+        check_pickle(data, str(self.path), len(prefix), base=p - self.start, limit=self._memo_limit, offset=p)
         for attempt in range(2):               # as in _parse_range, with the real STOP at the end
-            self._set_slots(first, first + (self.end - p) // 2, b"N")
+            self._set_slots(first, min(first + (self.end - p) // 2, self._memo_limit + 1), b"N")
             before = self._tombstone_refs()
             top = self._tail_load(data, p)
             if sys.getrefcount(TOMBSTONE) == before:
@@ -458,6 +537,7 @@ class LegacyPth:
         key = stack[-1]
         if not isinstance(top, dict) or not isinstance(top.get("arch2infos"), dict) or key not in top["arch2infos"]:
             raise RawFormatError(self.path, p, "the end of the pickle is not the benchmark dict's tail")
+        check_nesting(top, self.path, p, data, len(prefix))
         self.evaluated_indexes = self._evaluated(top, p)
         self._check_end(end)
         self._last = (key, self._normalize(key, top["arch2infos"][key], p))
@@ -473,7 +553,7 @@ class LegacyPth:
 
     def _normalize(self, key, value: dict, offset: int) -> dict[int, dict]:
         if not isinstance(key, int) or not 0 <= key < len(self.meta_archs):
-            raise RawFormatError(self.path, offset, f"arch2infos key {key!r} is not a meta_archs index")
+            raise RawFormatError(self.path, offset, f"arch2infos key {show(key)} is not a meta_archs index")
         return {HP_EPOCHS[hp]: state for hp, state in value.items()}
 
     # -- memo bookkeeping -----------------------------------------------------------------------
