@@ -36,7 +36,7 @@ def cli_verify(wf):
 
 def repair(wf):
     cmd = [sys.executable, "-m", "nasbench_store.cli", "repair", "nasbench101", "--cores", "2",
-           "--directory", str(wf.workdir), "--configfile", str(wf.write_config())]
+           "--directory", str(wf.workdir), "--replace-workflow-config", "--configfile", str(wf.write_config())]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
 

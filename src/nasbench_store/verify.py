@@ -18,8 +18,7 @@ def verify_store(store_dir: str | Path, benchmarks: list[str] | None = None) -> 
     """Return a list of problems (empty when the store is intact)."""
     store_dir = Path(store_dir)
     if not (store_dir / MANIFEST).exists():
-        return [f"{store_dir / MANIFEST} is missing: this is not a built store (build one with "
-                f"`nasbench-store build`, or give the directory that holds it)"]
+        return [f"{store_dir / MANIFEST} is missing: this is not a built store"]
     manifest = read_manifest(store_dir)
     problems = _check_sums(store_dir, manifest)
     names = benchmarks or sorted(manifest["benchmarks"])
