@@ -318,18 +318,18 @@ def _walk(data, pos: int, end: int, last: int, limit: int | None, shift: int, co
     problem, ('put', offset, index) for a PUT beyond that or ('tuples', offset, count) for one tuple
     opcode too many if `count_tuples`, else None. The walk ends after `last` (no problem lies beyond).
     """
-    kinds = _KINDS
+    kinds, len1, long_binput = _KINDS, _LEN1, _LONG_BINPUT   # locals: this loop runs per opcode
     tuples = 0
     stop = min(end, last + 1)
     while pos < stop:
         kind = kinds[data[pos]]
         if kind > 0:
             pos += kind
-        elif kind == _LEN1:
+        elif kind == len1:
             if pos + 2 > end:
                 return None
             pos += 2 + data[pos + 1]
-        elif kind == _LONG_BINPUT:
+        elif kind == long_binput:
             if pos + 5 > end:
                 return None
             index = int.from_bytes(data[pos + 1:pos + 5], "little")
