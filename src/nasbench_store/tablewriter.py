@@ -22,6 +22,7 @@ import peewee
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import __version__
 from .atomic import atomic_path
 from .errors import NasbenchStoreError
 from .progress import Progress
@@ -82,6 +83,11 @@ def _check(model: type[peewee.Model], batch: pa.RecordBatch) -> pa.RecordBatch:
     if batch.schema.names != expected.names:
         raise ValueError(f"{table_name(model)}: columns {batch.schema.names} != {expected.names}")
     return batch.cast(expected) if not batch.schema.equals(expected) else batch
+
+
+def provenance(benchmark: str, raw_sha256: str) -> dict[str, str]:
+    """What each Parquet file of a store records about where it comes from."""
+    return {"benchmark": benchmark, "raw_sha256": raw_sha256, "version": __version__}
 
 
 def parquet_provenance(path: str | Path) -> dict[str, str]:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
+from nasbench_store.manifest import raw_digest
 from nasbench_store.nds.constants import SWEEP_FILES
 from nasbench_store.nds.convert import convert_sweep, write_store
 from nasbench_store.nds.synthetic import write_zip
+from nasbench_store.tablewriter import provenance
 
 NAN = float("nan")
 CELL_NET = {
@@ -55,5 +57,6 @@ def build(tmp_path, archive, order=SWEEP_FILES, workers=1, name="store"):
         for job in jobs:
             convert_sweep(*job)
     out = tmp_path / name
-    counts = write_store(parts, out / "nds.db", out / "nds")
+    counts = write_store(parts, out / "nds.db", out / "nds",
+                         provenance=provenance("nds", raw_digest(archive)["sha256"]))
     return out, counts

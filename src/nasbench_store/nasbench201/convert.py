@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_path
 from ..database import json_text
 from ..errors import RawFormatError
+from ..manifest import raw_digest
 from ..parts import (
     RowNumbers,
     explode_curves,
@@ -45,7 +46,7 @@ from ..parts import (
     with_part_meta,
 )
 from ..progress import Progress
-from ..tablewriter import arrow_schema, table_name, write_tables
+from ..tablewriter import arrow_schema, provenance, table_name, write_tables
 from .constants import DATASETS, EPOCHS, SPLITS
 from .nats import NatsArchive
 from .pth import LegacyPth
@@ -606,9 +607,11 @@ def summary(parts: Sequence[str | Path] | Nb201Assembly) -> dict[str, int]:
 
 def convert(raw: str | Path, db_path: str | Path | None = None, parquet_dir: str | Path | None = None,
             jobs: Iterable[int] = (0,), count: int = 1, work_dir: str | Path | None = None) -> dict[str, int]:
-    """Whole conversion in one process (tests, the demo): parts in `work_dir`, then the store."""
+    """Whole conversion in one process (tests, the demo): parts in `work_dir`, then the store, whose
+    Parquet files record their provenance as the workflow's do."""
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         parts = [Path(tmp) / f"{i}-of-{count}.parquet" for i in jobs]
         for i, part in zip(jobs, parts):
             convert_part(raw, part, i, count)
-        return write_store(parts, db_path, parquet_dir)
+        origin = provenance("nasbench201", raw_digest(raw)["sha256"]) if parquet_dir else None
+        return write_store(parts, db_path, parquet_dir, raw=raw, provenance=origin)
