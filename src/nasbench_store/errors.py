@@ -49,3 +49,15 @@ class StoreNotFoundError(NasbenchStoreError, FileNotFoundError):
 
 class QueryError(NasbenchStoreError, ValueError):
     """A query argument is outside the benchmark's space; the message lists what is valid."""
+
+
+def shown(value) -> str:
+    """A value from a raw file, for a message: short, and safe for huge ints and deep nesting (whose
+    repr raises)."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from ..database import json_text
-from ..errors import RawFormatError
+from ..errors import RawFormatError, shown
 from ..manifest import raw_digest
 from ..parts import (
     RowNumbers,
@@ -109,27 +109,16 @@ MAX_SEED = 2**32 - 1  # the release's seeds are 111, 777, 888, 999
 _VALUE_HINT = "no NAS-Bench-201 run holds such a value; the file is damaged or is not the release"
 
 
-def _show(value) -> str:
-    """A value for a message: short, and safe for huge ints (whose repr raises past 4300 digits)."""
-    if isinstance(value, int) and value.bit_length() > 256:
-        return f"an integer of {value.bit_length()} bits"
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        return f"a {type(value).__name__} too large to show"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _number(value, where: str, what: str, kind: _Kind):
     if (type(value) is float and value - value == 0.0 and kind.low <= value <= kind.high
             and not (kind.low_open and value == kind.low)):
         return value  # the common case, in one test: a finite float in range
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RawFormatError(where, None, f"{what} is {_show(value)}, not a number", _HINT)
+        raise RawFormatError(where, None, f"{what} is {shown(value)}, not a number", _HINT)
     try:
         value = float(value)
     except OverflowError:
-        raise RawFormatError(where, None, f"{what} {_show(value)} is {kind.rule}", _VALUE_HINT) from None
+        raise RawFormatError(where, None, f"{what} {shown(value)} is {kind.rule}", _VALUE_HINT) from None
     if math.isnan(value):
         if kind.nullable:
             return None
@@ -159,16 +148,16 @@ def arch_trials(index: int, info: dict[int, dict], meta_archs: Sequence[str], wh
         if not isinstance(state, dict) or not isinstance(state.get("all_results"), dict):
             raise RawFormatError(here, None, "no all_results dict", _HINT)
         if state.get("arch_str", meta_archs[index]) != meta_archs[index]:
-            raise RawFormatError(here, None, f"arch_str {_show(state.get('arch_str'))} differs from "
+            raise RawFormatError(here, None, f"arch_str {shown(state.get('arch_str'))} differs from "
                                  f"meta_archs[{index}]", _HINT)
         runs = []
         for key, result in state["all_results"].items():
             if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str)
                     and type(key[1]) is int and key[0].lower() in SPLITS):
-                raise RawFormatError(here, None, f"all_results key {_show(key)} is not (dataset, seed)", _HINT)
+                raise RawFormatError(here, None, f"all_results key {shown(key)} is not (dataset, seed)", _HINT)
             if not 0 <= key[1] <= MAX_SEED:  # Arrow's int64 and SQLite would refuse it later, unnamed
                 raise RawFormatError(f"{here} {key[0].lower()}", None,
-                                     f"seed {_show(key[1])} is outside 0..{MAX_SEED}", _VALUE_HINT)
+                                     f"seed {shown(key[1])} is outside 0..{MAX_SEED}", _VALUE_HINT)
             runs.append((DATASETS.index(key[0].lower()), key[1], result))
         _check_dataset_seed(state, here)
         for d, seed, result in sorted(runs, key=lambda r: r[:2]):
@@ -191,8 +180,8 @@ def _check_dataset_seed(state: dict, here: str) -> None:
     if isinstance(listed, dict):
         as_lists = {k: list(v) for k, v in listed.items() if isinstance(v, (list, tuple))}
     if as_lists is None or len(as_lists) != len(listed) or as_lists != {k: sorted(v) for k, v in seeds.items()}:
-        raise RawFormatError(here, None, f"dataset_seed {_show(listed)} does not list the sorted seeds of "
-                             f"all_results ({_show({k: sorted(v) for k, v in seeds.items()})})", _HINT)
+        raise RawFormatError(here, None, f"dataset_seed {shown(listed)} does not list the sorted seeds of "
+                             f"all_results ({shown({k: sorted(v) for k, v in seeds.items()})})", _HINT)
 
 
 def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: str, r: dict) -> tuple:
@@ -208,7 +197,7 @@ def _trial(where: str, index: int, cid: int, seed: int, epochs: int, dataset: st
     except KeyError as exc:
         raise RawFormatError(where, None, f"key {exc} is missing", _HINT) from None
     if not isinstance(latency, (list, tuple)) or not latency:
-        raise RawFormatError(where, None, f"latency {_show(latency)} is not a non-empty list", _HINT)
+        raise RawFormatError(where, None, f"latency {shown(latency)} is not a non-empty list", _HINT)
     epoch_time = _required(train_times, last, where, "train_times", TIME)
     return (
         cid, seed,
@@ -279,23 +268,23 @@ def _no_none_values(values: list, raw: dict, where: str, name: str, split: str |
 def _details(where: str, epochs: int, arch_str: str, r: dict) -> tuple:
     """The run's nb201trialinfo values (after arch_index): latency mean, arch_config, eval_names."""
     if r.get("epochs") != epochs or type(r.get("epochs")) is not int:
-        raise RawFormatError(where, None, f"epochs {_show(r.get('epochs'))} is not the budget's {epochs}", _HINT)
+        raise RawFormatError(where, None, f"epochs {shown(r.get('epochs'))} is not the budget's {epochs}", _HINT)
     latency = [_number(v, where, f"latency[{i}]", TIME) for i, v in enumerate(r["latency"])]
     config = r.get("arch_config")
     if not isinstance(config, dict):
-        raise RawFormatError(where, None, f"arch_config {_show(config)} is not a dict", _HINT)
+        raise RawFormatError(where, None, f"arch_config {shown(config)} is not a dict", _HINT)
     sizes = []
     for key in ("channel", "num_cells", "class_num"):
         value = config.get(key)
         if type(value) is not int or not 0 < value <= MAX_SEED:
-            raise RawFormatError(where, None, f"arch_config[{key!r}] {_show(value)} is not a positive integer", _HINT)
+            raise RawFormatError(where, None, f"arch_config[{key!r}] {shown(value)} is not a positive integer", _HINT)
         sizes.append(value)
     if config.get("arch_str") != arch_str:
-        raise RawFormatError(where, None, f"arch_config['arch_str'] {_show(config.get('arch_str'))} differs from "
+        raise RawFormatError(where, None, f"arch_config['arch_str'] {shown(config.get('arch_str'))} differs from "
                              f"the architecture's {arch_str!r}", _HINT)
     names = r.get("eval_names")
     if not isinstance(names, (list, tuple)) or any(n not in EVAL_SPLITS for n in names):
-        raise RawFormatError(where, None, f"eval_names {_show(names)} is not a list of {', '.join(EVAL_SPLITS)}",
+        raise RawFormatError(where, None, f"eval_names {shown(names)} is not a list of {', '.join(EVAL_SPLITS)}",
                              _HINT)
     # the official APIs' get_latency(): the sum over the list divided by its length, in this order
     return (float(sum(r["latency"]) / len(latency)), *sizes, ",".join(names))
@@ -377,7 +366,7 @@ def _present(values: list) -> int | list[bool]:
 def _check_epoch_keys(keys: list, epochs: int, where: str) -> None:
     """train_times keys must be epochs 0..E-1 in ascending order (gaps allowed): the APIs sum its values."""
     if not all(type(k) is int and 0 <= k < epochs for k in keys) or keys != sorted(set(keys)):
-        raise RawFormatError(where, None, f"train_times keys {_show(keys)} are not ascending epochs in "
+        raise RawFormatError(where, None, f"train_times keys {shown(keys)} are not ascending epochs in "
                              f"0..{epochs - 1}", _HINT)
 
 

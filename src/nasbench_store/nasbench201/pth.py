@@ -46,7 +46,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..errors import RawFormatError, UnsafePickleError
+from ..errors import RawFormatError, UnsafePickleError, shown
 from ..safety.archives import zip_member_problem
 from ..safety.unpickler import (
     MAX_TUPLE_OPCODES,
@@ -56,7 +56,6 @@ from ..safety.unpickler import (
     check_nesting,
     check_pickle,
     memo_index_error,
-    show,
     tuples_error,
 )
 from .constants import HP_EPOCHS
@@ -198,10 +197,10 @@ class LegacyPth:
                                  "expected NAS-Bench-201-v1_*.pth (truncated or another file?)") from None
         magic, version, sys_info = values
         if magic != LEGACY_MAGIC or version != LEGACY_PROTOCOL_VERSION:
-            raise RawFormatError(self.path, 0, f"magic {show(magic)} / protocol version {show(version)} are not "
+            raise RawFormatError(self.path, 0, f"magic {shown(magic)} / protocol version {shown(version)} are not "
                                                f"torch's legacy format", "expected a NAS-Bench-201 .pth")
         if not isinstance(sys_info, dict) or sys_info.get("little_endian") is not True:
-            raise RawFormatError(self.path, feed.tell(), f"unsupported torch sys_info {show(sys_info)}")
+            raise RawFormatError(self.path, feed.tell(), f"unsupported torch sys_info {shown(sys_info)}")
         return feed.tell()
 
     def __enter__(self) -> LegacyPth:
@@ -239,7 +238,7 @@ class LegacyPth:
             yield from self._walk_skeleton(buf, pos, stack, marks, memo)
         except (IndexError, KeyError, TypeError, AttributeError, ValueError, OverflowError, struct.error) as exc:
             raise RawFormatError(self.path, self._at, f"the benchmark pickle is damaged ({type(exc).__name__}: "
-                                 f"{show(exc)})") from None
+                                 f"{shown(exc)})") from None
 
     def _walk_skeleton(self, buf, pos: int, stack: list, marks: list[int], memo: dict):
         """The dict's skeleton in Python; each architecture's value goes to the C unpickler."""
@@ -553,7 +552,7 @@ class LegacyPth:
 
     def _normalize(self, key, value: dict, offset: int) -> dict[int, dict]:
         if not isinstance(key, int) or not 0 <= key < len(self.meta_archs):
-            raise RawFormatError(self.path, offset, f"arch2infos key {show(key)} is not a meta_archs index")
+            raise RawFormatError(self.path, offset, f"arch2infos key {shown(key)} is not a meta_archs index")
         return {HP_EPOCHS[hp]: state for hp, state in value.items()}
 
     # -- memo bookkeeping -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import json
 import math
 from typing import Any, NamedTuple
 
+from ..errors import shown
 from .constants import BLOCK_FAMILIES, SweepLabels
 
 # The record keys NNI's mapping reads; the reader can skip the rest (per-iteration logs, memory...).
@@ -97,7 +98,7 @@ def map_record(record: dict, labels: SweepLabels) -> tuple[Config, Trial, Epochs
     finite_loss = [v for v in loss if not math.isnan(v)]
     seed = _get(record, "rng_seed", int)
     if not 0 <= seed <= MAX_SEED:  # Arrow's int64 would refuse it later, naming nothing
-        raise RecordValueError(f"rng_seed {_show(seed)} is outside 0..{MAX_SEED}")
+        raise RecordValueError(f"rng_seed {shown(seed)} is outside 0..{MAX_SEED}")
     trial = Trial(
         seed=seed,
         final_train_acc=100 - train_err[-1],
@@ -166,11 +167,11 @@ def _get(obj: dict, key: str, kind: type, prefix: str = ""):
 def _number(obj: dict, key: str, prefix: str, valid: _Range) -> float:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RecordError(f"key '{prefix}{key}' is {_show(value)}, expected a number")
+        raise RecordError(f"key '{prefix}{key}' is {shown(value)}, expected a number")
     if isinstance(value, float) and math.isnan(value):
         raise RecordValueError(f"key '{prefix}{key}' is NaN")
     if not _in_range(value, valid):
-        raise RecordValueError(f"key '{prefix}{key}' {_show(value)} is {valid.rule}")
+        raise RecordValueError(f"key '{prefix}{key}' {shown(value)} is {valid.rule}")
     return float(value)
 
 
@@ -202,26 +203,18 @@ def _curve(record: dict, key: str, num_epochs: int, nan_ok: bool, valid: _Range)
                 return floats  # a finite sum: no NaN (left), no infinity
     for index, value in enumerate(values):
         if type(value) not in _NUMBER_TYPES:
-            raise RecordError(f"{key}[{index}] is {_show(value)}, expected a number")
+            raise RecordError(f"{key}[{index}] is {shown(value)}, expected a number")
         if isinstance(value, float) and math.isnan(value):
             if nan_ok:
                 continue
             raise RecordValueError(f"{key}[{index}] is NaN; only losses may be NaN")
         if not _in_range(value, valid):
-            raise RecordValueError(f"{key}[{index}] {_show(value)} is {valid.rule}")
+            raise RecordValueError(f"{key}[{index}] {shown(value)} is {valid.rule}")
     return list(map(float, values))  # each value is fine (a sum of huge finite values overflowed)
 
 
 def _null_nan(value: float) -> float | None:
     return None if math.isnan(value) else value
-
-
-def _show(value) -> str:
-    """A value for a message: short, and safe for huge ints (whose repr raises past 4300 digits)."""
-    if isinstance(value, int) and value.bit_length() > 256:
-        return f"an integer of {value.bit_length()} bits"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _spec_text(spec: dict, where: str) -> str:

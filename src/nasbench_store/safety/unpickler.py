@@ -51,7 +51,7 @@ from itertools import compress
 
 import numpy as np
 
-from ..errors import RawFormatError, UnsafePickleError
+from ..errors import RawFormatError, UnsafePickleError, shown
 
 TOMBSTONE_GLOBAL = ("nasbench_store.safety.unpickler", "TOMBSTONE")
 MAX_NESTING = 100
@@ -90,7 +90,7 @@ class _Tombstone:
 
     def __setstate__(self, state):
         if state is not TOMBSTONE and _dtype_state_problem(state):
-            raise pickle.UnpicklingError(f"BUILD on a dropped memo entry with state {show(state)} is not allowed")
+            raise pickle.UnpicklingError(f"BUILD on a dropped memo entry with state {shown(state)} is not allowed")
 
     def append(self, item):
         pass
@@ -102,17 +102,6 @@ class _Tombstone:
 TOMBSTONE = _Tombstone()
 
 
-def show(value) -> str:
-    """A loaded value for a message: short, and safe for huge ints and deep nesting (whose repr raises)."""
-    if isinstance(value, int) and value.bit_length() > 256:
-        return f"an integer of {value.bit_length()} bits"
-    try:
-        text = repr(value)
-    except (RecursionError, ValueError):
-        return f"a {type(value).__name__} too large to show"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 # -- inert stand-ins for the allowed globals -------------------------------------------------------
 class _DType:
     """numpy.dtype('<f8')-style descriptor, enough to decode numpy scalars; nothing else."""
@@ -122,7 +111,7 @@ class _DType:
 
     def __init__(self, spec, align=False, copy=False):
         if not isinstance(spec, str) or spec not in self._FORMATS:
-            raise pickle.UnpicklingError(f"numpy dtype {show(spec)} is not a plain numeric type")
+            raise pickle.UnpicklingError(f"numpy dtype {shown(spec)} is not a plain numeric type")
         self.format = self._FORMATS[spec]
         self.byteorder = "<"
         self._built = False
@@ -135,7 +124,7 @@ class _DType:
             raise pickle.UnpicklingError("a second BUILD on a numpy dtype is not allowed")
         problem = _dtype_state_problem(state)
         if problem:
-            raise pickle.UnpicklingError(f"numpy dtype state {show(state)} {problem}")
+            raise pickle.UnpicklingError(f"numpy dtype state {shown(state)} {problem}")
         self._built = True
         self.byteorder = "<" if state[1] in ("=", "|") else state[1]
 
@@ -161,7 +150,7 @@ def _latin1_encode(text, encoding="utf-8", errors="strict"):
     if text is TOMBSTONE or encoding is TOMBSTONE:
         return TOMBSTONE
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"_codecs.encode is only allowed for latin1 text, not {show(encoding)}")
+        raise pickle.UnpicklingError(f"_codecs.encode is only allowed for latin1 text, not {shown(encoding)}")
     return text.encode("latin1")
 
 
