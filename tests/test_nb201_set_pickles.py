@@ -8,6 +8,7 @@ import bz2
 import hashlib
 import pickle
 
+import pyarrow.parquet as pq
 import pytest
 from helpers import require_or_skip
 
@@ -23,9 +24,19 @@ PTH_NAME = "NAS-Bench-201-v1_1-096897.pth"
 
 
 def store_digests(tmp_path, raw, name: str) -> dict[str, str]:
+    """The .db's bytes, and each Parquet file's rows and row groups (its provenance names the raw file)."""
     out = tmp_path / name
     convert(raw, db_path=out / "nasbench201.db", parquet_dir=out, work_dir=tmp_path)
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+    digests = {}
+    for p in sorted(out.iterdir()):
+        if p.suffix == ".parquet":
+            pf = pq.ParquetFile(p)
+            layout = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
+            data = repr((layout, pf.read().replace_schema_metadata(None).to_pydict())).encode()
+        else:
+            data = p.read_bytes()
+        digests[p.name] = hashlib.sha256(data).hexdigest()
+    return digests
 
 
 @pytest.mark.parametrize("kind", [set, frozenset])
