@@ -282,9 +282,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Re-hash every file against SHA256SUMS, re-count every table against "
                                    "manifest.json, compare Parquet with SQLite and check each benchmark's "
                                    "invariants. Lists every problem with the command that repairs it.")
-    p.add_argument("--store-dir", type=Path, default=default_store_dir(), metavar="DIR", help=STORE_HELP)
-    p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
-                   help=f"one or more of {', '.join(BENCHMARKS)} (default: every benchmark in the store)")
+    _add_store_benchmarks(p)
     p.set_defaults(func=verify, parser=p)
 
     p = sub.add_parser("report", help="an HTML report of a store: integrity page and plots",
@@ -293,12 +291,10 @@ def _parser() -> argparse.ArgumentParser:
                                    "and the plots of every benchmark in it (accuracy vs size, distributions, "
                                    "rank correlation between budgets, learning curves, NDS error distributions). "
                                    "Nothing is written into the store.")
-    p.add_argument("--store-dir", type=Path, default=default_store_dir(), metavar="DIR", help=STORE_HELP)
     p.add_argument("--output", "-o", type=Path, default=Path("report.html"), metavar="FILE",
                    help="the HTML file to write (default: report.html)")
     p.add_argument("--cores", type=int, default=2, metavar="N", help="plots made at once (default: 2)")
-    p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
-                   help=f"one or more of {', '.join(BENCHMARKS)} (default: every benchmark in the store)")
+    _add_store_benchmarks(p)
     p.set_defaults(func=report, parser=p)
 
     p = sub.add_parser("repair", help="rebuild a benchmark's published files from its raw input, then verify",
@@ -311,6 +307,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", type=int, default=2, metavar="N", help="jobs at once (default: 2)")
     p.set_defaults(func=repair, parser=p)
     return ap
+
+
+def _add_store_benchmarks(p: argparse.ArgumentParser) -> None:
+    """The arguments of the commands that read one store: its directory and which benchmarks."""
+    p.add_argument("--store-dir", type=Path, default=default_store_dir(), metavar="DIR", help=STORE_HELP)
+    p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
+                   help=f"one or more of {', '.join(BENCHMARKS)} (default: every benchmark in the store)")
 
 
 def _store_dir_parser() -> argparse.ArgumentParser:

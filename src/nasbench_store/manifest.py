@@ -115,13 +115,13 @@ def check_recorded(benchmark: str, files: Mapping[str, dict], built: Mapping[str
                              f"{'; '.join(changed)}. Repair: {repair_command(benchmark)}")
 
 
-def benchmark_entry(files: Mapping[str, str | Path], raw: Mapping, extra: Mapping | None = None,
-                    digests: Mapping[str, dict] | None = None) -> dict:
-    """Manifest entry for one benchmark: `files` maps store-relative names to built files
-    (`digests`, if given, are their already computed `file_digest`s)."""
+def benchmark_entry(files: Mapping[str, str | Path], digests: Mapping[str, dict], raw: Mapping,
+                    extra: Mapping | None = None) -> dict:
+    """Manifest entry for one benchmark: `files` maps store-relative names to built files, whose
+    `file_digest`s are `digests`."""
     entry = {"version": __version__, "raw": dict(raw), "files": {}, "tables": {}}
     for rel, built in sorted(files.items()):
-        entry["files"][rel] = digests[rel] if digests else file_digest(built)
+        entry["files"][rel] = digests[rel]
         entry["tables"][rel] = table_rows(built)
     if extra:
         entry.update(extra)
@@ -175,7 +175,7 @@ def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Pat
     digests = {rel: file_digest(built) for rel, built in files.items()}
     if records is not None:  # before anything opens the files: a damaged one may not even be a database
         check_recorded(benchmark, digests, files, records)
-    entry = benchmark_entry(files, raw, extra, digests)
+    entry = benchmark_entry(files, digests, raw, extra)
     problems = check() if check is not None else []
     if problems:
         raise DamagedStoreError(f"{benchmark}: refusing to publish tables that break the benchmark's invariants: "

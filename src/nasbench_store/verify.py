@@ -73,8 +73,9 @@ def _check_entry(store_dir: Path, name: str, entry: dict, progress: Progress) ->
                             f"repair: {repair_command(name)}")
         if path.suffix == ".parquet":
             want = {"benchmark": name, "raw_sha256": entry["raw"]["sha256"], "version": entry["version"]}
-            if parquet_provenance(path) != want:
-                problems.append(f"{name}: {path} says it was made from {parquet_provenance(path)}, the manifest "
+            found = parquet_provenance(path)
+            if found != want:
+                problems.append(f"{name}: {path} says it was made from {found}, the manifest "
                                 f"says {want}; repair: {repair_command(name)}")
     if problems:
         return problems
