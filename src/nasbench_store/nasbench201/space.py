@@ -81,3 +81,29 @@ def check_epochs(num_epochs) -> int:
 def config_id(arch_index: int, epochs: int, dataset: str) -> int:
     """NNI's config id: meta arch × [12, 200] × datasets in choices order, from 1."""
     return arch_index * 8 + EPOCHS.index(epochs) * 4 + DATASETS.index(dataset) + 1
+
+
+def arch_index_of_config(config_id: int) -> int:
+    """The architecture index of NNI's config id (the inverse of `config_id` for the index)."""
+    return (config_id - 1) // 8
+
+
+def unique_str(arch) -> str:
+    """nats_bench's `get_unique_str` of a cell, to group cells that compute the same function (6,466
+    groups over the 15,625 cells): a `none` edge, or an input that is always zero, contributes zero;
+    `skip_connect` passes its input through; the terms of a node's sum are sorted. `arch`: an arch
+    string or NNI dict (no store needed)."""
+    ops = [NNI_TO_RAW[op] for op in (normalize_arch(arch)[e] for e in EDGES)]
+    nodes = ["0"]
+    for target in (1, 2, 3):
+        terms = []
+        for source in range(target):
+            op, value = ops[EDGES.index(f"{source}_{target}")], nodes[source]
+            if op == "none" or value == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(value)
+            else:
+                terms.append(f"({value})@{op}")
+        nodes.append("+".join(sorted(terms)))
+    return nodes[3]

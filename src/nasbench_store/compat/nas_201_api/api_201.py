@@ -13,6 +13,12 @@ Deliberate differences:
   as old positional calls pass it) means hp '12', False means '200'; `query_by_arch(arch)` without a
   budget gives the 200-epoch results as 1.x did (2.1 requires `hp`).
 - `get_net_param` and `reload` raise `WeightsNotStoredError` (the store holds no weights).
+- `show()` (index -1) prints every evaluated architecture; the original prints the first heading and
+  then fails with KeyError (it looks up index -1). `ArchResults.show(is_print)` returns (and prints) the
+  summary lines that the original's raises NameError on.
+- The methods that build or change the release's objects (`ArchResults.update`, `reset_latency`,
+  `reset_pseudo_*_times`, `state_dict`, `load_state_dict`, `create_from_state_dict`, `debug_test`, and
+  their `ResultsCount` counterparts) are absent: the store is read-only.
 - Where the original raises NameError because of a bug in its error message (`get_net_config` of an
   architecture without results, `query_info_str_by_arch` with an unknown budget), `Nb201LookupError`
   is raised: a ValueError that is also a NameError, so existing handlers still catch it.
@@ -42,7 +48,6 @@ class NASBench201API(TopologyFacade):
     """nas_201_api's `NASBench201API` over the NB201 store (see the module docstring)."""
 
     flavor = NB201
-    summary_joiner = ", "
 
     def __init__(self, file_path_or_dict=None, verbose: bool = True):
         super().__init__(file_path_or_dict, verbose)
@@ -60,6 +65,9 @@ class NASBench201API(TopologyFacade):
 
     def _is_loaded(self, index) -> bool:
         return index in self._evaluated
+
+    def _counted_indexes(self):
+        return range(len(self))   # as the original: an architecture without results raises KeyError
 
     # -- queries ---------------------------------------------------------------------------------------
     def get_more_info(self, index, dataset, iepoch=None, hp="12", is_random=True, use_12epochs_result=None) -> dict:

@@ -12,7 +12,11 @@ its nasbench201.db. No torch, no pickles: a start takes well under a second and 
 
 Every query returns what nats_bench 1.8 returns on the same release (see `api_topology`), except:
 methods that need trained weights (`get_net_param`, `reload`) raise `WeightsNotStoredError`, as the
-'simple' archives hold none; the size search space ("sss") is not built yet (`SizeSpaceNotBuiltError`).
+'simple' archives hold none; the size search space ("sss") is not built yet (`SizeSpaceNotBuiltError`);
+`show()` (index -1) prints every evaluated architecture where the original fails on the first (it looks
+up index -1); the methods that build or change the release's objects (`ArchResults.update`,
+`reset_latency`, `reset_pseudo_*_times`, `state_dict`, `load_state_dict`, `debug_test`, ...) are absent,
+as the store is read-only.
 """
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...nasbench201.constants import RAW_DATASETS
+from ...nasbench201.space import unique_str
 from .results import NATS, ArchRuns, Flavor, no_weights
 from .store import open_store
 
@@ -41,36 +43,10 @@ def remap_dataset_set_names(dataset: str, metric_on_set: str) -> tuple[str, str]
     return dataset, metric_on_set
 
 
-def _summary_lines(info: ArchRuns, extra: str | None, joiner: str) -> list[str]:
-    """The text `query_info_str_by_arch` returns, line by line: the arch, then per dataset its costs
-    and its seed-averaged final loss and accuracy (train; valid and/or test as the dataset has them)."""
-    names = info.get_dataset_names()
-    lines = [info.arch_str, f"datasets : {names}, extra-info : {extra}"]
-
-    def shown(metrics: dict) -> str:
-        return f"loss = {metrics['loss']:.3f}{joiner}top1 = {metrics['accuracy']:.2f}%"
-
-    for dataset in names:
-        costs = info.get_compute_costs(dataset)
-        latency = costs["latency"]
-        ms = f"{latency * 1000:.2f}" if latency is not None and latency > 0 else None
-        lines.append(f"{dataset:14s} FLOP={costs['flops']:6.2f} M, Params={costs['params']:.3f} MB, latency={ms} ms.")
-        train = shown(info.get_metrics(dataset, "train"))
-        if dataset == "cifar10-valid":
-            lines.append(f"{dataset:14s} train : [{train}], valid : [{shown(info.get_metrics(dataset, 'x-valid'))}]")
-        elif dataset == "cifar10":
-            lines.append(f"{dataset:14s} train : [{train}], test  : [{shown(info.get_metrics(dataset, 'ori-test'))}]")
-        else:
-            valid, test = (shown(info.get_metrics(dataset, s)) for s in ("x-valid", "x-test"))
-            lines.append(f"{dataset:14s} train : [{train}], valid : [{valid}], test : [{test}]")
-    return lines
-
-
 class TopologyFacade:
     """The query surface nats_bench's topology API and nas_201_api share, over an `Nb201Store`."""
 
     flavor: Flavor = NATS
-    summary_joiner = " & "
 
     def __init__(self, file_path_or_dict=None, verbose: bool = True):
         self._store = open_store(file_path_or_dict)
@@ -230,7 +206,7 @@ class TopologyFacade:
         if hp not in runs:
             raise bad_hp(f"The {arch_index}-th architecture only has hyper-parameters of {list(runs)} "
                          f"instead of {hp}.")
-        return "\n".join(_summary_lines(runs[hp], f"arch-index={arch_index}", self.summary_joiner))
+        return "\n".join(runs[hp].summary_lines(f"arch-index={arch_index}"))
 
     def _net_config(self, index: int, dataset: str, missing: type[Exception]) -> dict:
         self._prepare_info(index)
@@ -256,6 +232,55 @@ class TopologyFacade:
         if self.verbose:
             print(f"the best architecture : [{best}] {self.arch(best)} with accuracy={highest:.3f}%")
         return best, highest
+
+    # -- printing and counting -----------------------------------------------------------------------
+    def show(self, index: int = -1) -> None:
+        """Print an architecture's summary for each budget; index < 0: the API, then every evaluated
+        architecture's (the originals mean this but fail on the first one, looking up index -1)."""
+        if index < 0:
+            print(self)
+            evaluated = sorted(self.evaluated_indexes)
+            for position, each in enumerate(evaluated):
+                print("\n" + "-" * 10 + f" The ({position:5d}/{len(evaluated):5d}) {each:06d}-th architecture! "
+                      + "-" * 10)
+                print(f"arch : {self.meta_archs[each]}")
+                self._show_budgets(each)
+        elif index < len(self.meta_archs):
+            self._prepare_info(index)
+            if self._is_loaded(index):
+                self._show_budgets(index)
+            else:
+                print(f"The {index}-th architecture has not been evaluated or not saved.")
+        else:
+            print(f"This index ({index}) is out of range (0~{len(self.meta_archs)}).")
+
+    def _show_budgets(self, index: int) -> None:
+        for info in self._loaded_runs(index).values():
+            lines = info.summary_lines()   # before the heading: a failing summary prints nothing of its budget
+            print(">" * 40 + f" {info.get_total_epoch():03d} epochs " + ">" * 40)
+            print("\n".join(lines))
+        print("<" * 40 + "------------" + "<" * 40)
+
+    def _counted_indexes(self):
+        """The architectures `statistics` counts: the evaluated ones (nas_201_api: every index)."""
+        return self.evaluated_indexes
+
+    def statistics(self, dataset: str, hp) -> dict[int, int]:
+        """{number of seeds: architectures with that many runs on `dataset` at budget `hp`}; 0 counts
+        those without a run on that dataset. KeyError for an architecture without that budget."""
+        if dataset not in RAW_DATASETS:
+            raise ValueError(f"{dataset} not in {list(RAW_DATASETS)}")
+        hp = str(hp)
+        seeds, budgeted = self._store.seed_counts(hp, dataset)
+        counts: dict[int, int] = {}
+        for index in self._counted_indexes():
+            if not self._is_loaded(index):
+                raise KeyError(index)
+            if index not in budgeted:
+                raise KeyError(hp)
+            n = seeds.get(index, 0)
+            counts[n] = counts.get(n, 0) + 1
+        return counts
 
     # -- what needs trained weights --------------------------------------------------------------------
     def get_net_param(self, index, dataset, seed, hp="12"):
@@ -287,7 +312,6 @@ class NATStopology(TopologyFacade):
     """
 
     flavor = NATS
-    summary_joiner = " & "
 
     def __init__(self, file_path_or_dict=None, fast_mode: bool = False, verbose: bool = True):
         super().__init__(file_path_or_dict, verbose)
@@ -437,3 +461,8 @@ class NATStopology(TopologyFacade):
 
     def query_by_arch(self, arch, hp):
         return self.query_info_str_by_arch(arch, hp)
+
+    def get_unique_str(self, arch) -> str:
+        """The string shared by the cells that compute the same function (`nasbench201.space.unique_str`);
+        an unknown string means index -1, the last architecture, as in the original."""
+        return unique_str(self.meta_archs[self.query_index_by_arch(arch)])

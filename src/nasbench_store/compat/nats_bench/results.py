@@ -66,14 +66,15 @@ class Flavor:
     out_of_range: Callable[[str], Exception]  # an iepoch (or arch index) outside its range
     missing_eval_time: Callable[[str], Exception]  # no evaluation time at that epoch
     legacy_flops_fix: bool                   # nats_bench >= 1.6: disagreeing seeds -> seed 888's value
+    joiner: str                              # between loss and top1 in the printed summaries
 
 
 def _no_eval_time(key: str) -> Exception:
     return ValueError(f"no evaluation time {key}")
 
 
-NATS = Flavor("nats_bench", _sum_mean, sum, _value_error, _no_eval_time, True)
-NB201 = Flavor("nas_201_api", np.mean, np.sum, _assertion_error, KeyError, False)
+NATS = Flavor("nats_bench", _sum_mean, sum, _value_error, _no_eval_time, True, " & ")
+NB201 = Flavor("nas_201_api", np.mean, np.sum, _assertion_error, KeyError, False, ", ")
 
 
 class Run:
@@ -192,6 +193,11 @@ class Run:
     def get_eval_set(self) -> list[str]:
         return list(self.eval_names)
 
+    def judge_valid(self, iepoch: int) -> None:
+        """nats_bench's check of an epoch index: ValueError outside 0..epochs-1."""
+        if iepoch < 0 or iepoch >= self.epochs:
+            raise ValueError(f"invalid iepoch={iepoch} < {self.epochs}")
+
     def get_config(self, str2structure=None) -> dict:
         config = {"name": "infer.tiny", "C": self.channels, "N": self.num_cells}
         if str2structure is None:
@@ -283,6 +289,42 @@ class ArchRuns:
         if len(epochs) > 1:
             raise ValueError(f"the runs have different numbers of epochs: {sorted(epochs)}")
         return runs[-1].epochs
+
+    def summary_lines(self, extra=None) -> list[str]:
+        """The originals' printed summary, line by line: the arch, then per dataset its costs and its
+        seed-averaged final loss and accuracy (train; valid and/or test as the dataset has them)."""
+        lines = [self.arch_str, f"datasets : {self.get_dataset_names()}, extra-info : {extra}"]
+
+        def shown(metrics: dict) -> str:
+            return f"loss = {metrics['loss']:.3f}{self.flavor.joiner}top1 = {metrics['accuracy']:.2f}%"
+
+        for dataset in self.get_dataset_names():
+            costs = self.get_compute_costs(dataset)
+            latency = costs["latency"]
+            ms = f"{latency * 1000:.2f}" if latency is not None and latency > 0 else None
+            lines.append(f"{dataset:14s} FLOP={costs['flops']:6.2f} M, Params={costs['params']:.3f} MB, "
+                         f"latency={ms} ms.")
+            train = shown(self.get_metrics(dataset, "train"))
+            if dataset == "cifar10-valid":
+                valid = shown(self.get_metrics(dataset, "x-valid"))
+                lines.append(f"{dataset:14s} train : [{train}], valid : [{valid}]")
+            elif dataset == "cifar10":
+                test = shown(self.get_metrics(dataset, "ori-test"))
+                lines.append(f"{dataset:14s} train : [{train}], test  : [{test}]")
+            else:
+                valid, test = (shown(self.get_metrics(dataset, s)) for s in ("x-valid", "x-test"))
+                lines.append(f"{dataset:14s} train : [{train}], valid : [{valid}], test : [{test}]")
+        return lines
+
+    def show(self, is_print: bool = False) -> list[str]:
+        """`summary_lines()`, printed too with is_print (nas_201_api's ArchResults.show, which fails there)."""
+        lines = self.summary_lines()
+        if is_print:
+            print("\n".join(lines))
+        return lines
+
+    def arch_idx_str(self) -> str:
+        return f"{self.arch_index:06d}"
 
     def get_net_param(self, dataset: str, seed: int | None = None):
         raise no_weights("get_net_param")

@@ -19,10 +19,11 @@ from pathlib import Path
 from ...database import check_tables, connect_readonly
 from ...errors import StoreNotFoundError
 from ...nasbench201.constants import DATASETS, EPOCHS, RAW_DATASETS
+from ...nasbench201.space import arch_index_of_config
 from ...registry import get
 from ...safety.archives import directory_files
 from .. import _read_cache, _write_cache, candidate_store_dirs, digest_cache_path, locate_store
-from .results import ArchRuns, Flavor, Run
+from .results import RAW_TO_STORE, ArchRuns, Flavor, Run
 
 BENCHMARK = "nasbench201"
 NATS_META = "meta.pickle.pbz2"   # every NATS-tss directory holds it at its top (nasbench201.nats.META_NAME)
@@ -153,6 +154,23 @@ class Nb201Store:
         rows = self.conn.execute("SELECT DISTINCT c.num_epochs FROM nb201trialconfig c WHERE EXISTS "
                                  "(SELECT 1 FROM nb201trialstats s WHERE s.config_id = c.id)")
         return {str(e) for (e,) in rows}
+
+    def seed_counts(self, hp: str, dataset: str) -> tuple[dict[int, int], set[int]]:
+        """({architecture index: its runs on `dataset` (the release's name) at budget `hp`}, the indexes
+        with any run at that budget), from one grouped scan of the runs' config ids."""
+        if hp not in ("12", "200"):
+            return {}, set()
+        first = EPOCHS.index(int(hp)) * 4
+        wanted = first + DATASETS.index(RAW_TO_STORE[dataset])
+        seeds, budgeted = {}, set()
+        for config, runs in self.conn.execute("SELECT config_id, COUNT(*) FROM nb201trialstats WHERE "
+                                              "(config_id - 1) % 8 BETWEEN ? AND ? GROUP BY config_id",
+                                              (first, first + 3)):
+            index = arch_index_of_config(config)
+            budgeted.add(index)
+            if (config - 1) % 8 == wanted:
+                seeds[index] = runs
+        return seeds, budgeted
 
     def arch(self, index: int, flavor: Flavor) -> dict[str, ArchRuns] | None:
         """{hp: ArchRuns} of an architecture (hps ascending, as the release lists them), None without runs."""
