@@ -263,7 +263,10 @@ def _parser() -> argparse.ArgumentParser:
                "  --configfile FILE    YAML merged key by key over the workflow's config.yaml\n"
                "                       (store_dir, sources.<benchmark>.path, ...)\n"
                "  --config KEY=VALUE   set one config key, e.g. --config store_dir=/data/nasbench\n"
-               "  -n, --dry-run        show what would run\n\n"
+               "  -n, --dry-run        show what would run\n"
+               "  --use-conda          run each job in the conda env of envs/nasbench-store.yaml (the\n"
+               "                       dependencies; the jobs run this installation's nasbench_store),\n"
+               "                       made once under .snakemake/conda, or --conda-prefix DIR to share it\n\n"
                "examples:\n  nasbench-store build nasbench101 --cores 8\n"
                "  nasbench-store build --profile slurm --configfile mine.yaml\n"
                "  nasbench-store build verify --cores 2")
