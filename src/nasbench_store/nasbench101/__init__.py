@@ -1,4 +1,6 @@
-"""NAS-Bench-101: NNI-compatible queries, peewee models, graph utilities and bulk tables."""
+"""NAS-Bench-101: NNI-compatible queries, peewee models, graph utilities, and the cells of a store in
+every encoding, iterated or sampled (`architectures`; docs/nasbench101.md#cells)."""
+from .architectures import Cell, arch_of_hash, cell_arch, cell_hash, cell_spec, hashes, iter_cells, sample
 from .graph import (
                     AVAILABLE_OPS,
                     CONV1X1_BN_RELU,
@@ -24,4 +26,5 @@ __all__ = [
     "INPUT", "OUTPUT", "CONV3X3_BN_RELU", "CONV1X1_BN_RELU", "MAXPOOL3X3", "AVAILABLE_OPS", "LABEL2ID",
     "hash_module", "hash_arch", "canonical_hash", "spec_hash", "prune", "infer_num_vertices",
     "arch_to_spec", "spec_to_arch",
+    "Cell", "cell_spec", "cell_arch", "cell_hash", "hashes", "arch_of_hash", "iter_cells", "sample",
 ]

@@ -4,17 +4,19 @@ Also conversions between the original's ModelSpec and this project's NNI arch di
 """
 from __future__ import annotations
 
-from ...nasbench101.graph import AVAILABLE_OPS, arch_to_spec, spec_to_arch
+from ...nasbench101.architectures import cell_arch
+from ...nasbench101.graph import AVAILABLE_OPS, arch_to_spec
 from . import api
 
 
 def model_spec_to_arch(model_spec) -> dict:
     """NNI's arch dict of a ModelSpec's pruned cell (what `query_nb101_trial_stats` takes).
 
-    Raises api.OutOfDomainError when the input is not connected to the output."""
+    Raises api.OutOfDomainError when the input is not connected to the output, QueryError when the
+    cell is otherwise outside the space (`nasbench_store.nasbench101.cell_arch`)."""
     if not model_spec.valid_spec:
         raise api.OutOfDomainError("invalid spec, provided graph is disconnected.")
-    return spec_to_arch(model_spec.matrix.tolist(), list(model_spec.ops))
+    return cell_arch(model_spec)
 
 
 def model_spec_from_arch(arch: dict) -> api.ModelSpec:
