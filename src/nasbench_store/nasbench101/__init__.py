@@ -1,5 +1,5 @@
 """NAS-Bench-101: NNI-compatible queries, peewee models, graph utilities, and the cells of a store in
-every encoding, iterated or sampled (`architectures`; docs/nasbench101.md#cells)."""
+every encoding, iterated or sampled (`architectures`; docs/nasbench101.md, "Cells in every encoding")."""
 from .architectures import Cell, arch_of_hash, cell_arch, cell_hash, cell_spec, hashes, iter_cells, sample
 from .graph import (
                     AVAILABLE_OPS,

@@ -3,7 +3,7 @@
 `query_nb201_trial_stats` and the peewee models `Nb201TrialConfig`, `Nb201TrialStats`,
 `Nb201IntermediateStats` read `<store dir>/nasbench201.db` (see `nasbench_store.paths.default_store_dir`).
 The architectures by index, arch string and NNI dict, iterated or sampled: `architectures` (and
-`space` for the encodings that need no store); docs/nasbench201.md#architectures.
+`space` for the encodings that need no store); docs/nasbench201.md#architectures-by-index-conversions-iteration-samples.
 """
 from .architectures import (
                             Architecture,
