@@ -10,6 +10,7 @@ from __future__ import annotations
 import mmap
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import crc32c
@@ -54,6 +55,13 @@ def sync_forward(buf, pos: int, limit: int, size: int) -> int:
     return pos
 
 
+@contextmanager
+def open_map(path: str | Path) -> Iterator[tuple[mmap.mmap, int]]:
+    """(read-only memory map, size) of a non-empty file."""
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        yield buf, len(buf)
+
+
 def iter_records(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield (offset, payload) for records that *start* in [start, stop).
 
@@ -62,17 +70,28 @@ def iter_records(path: str | Path, start: int = 0, stop: int | None = None) -> I
     CRC mismatch or a truncated record.
     """
     path = Path(path)
-    with open(path, "rb") as fh:
-        size = fh.seek(0, 2)
-        if size == 0:
-            return
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            stop = size if stop is None else min(stop, size)
-            pos = start if start == 0 else sync_forward(buf, start, stop, size)
-            yield from _walk(path, buf, pos, stop, size)
+    if path.stat().st_size == 0:
+        return
+    with open_map(path) as (buf, size):
+        stop = size if stop is None else min(stop, size)
+        pos = start if start == 0 else sync_forward(buf, start, stop, size)
+        yield from _walk(path, buf, pos, stop, size)
 
 
 _RELEASE_EVERY = 1 << 25
+
+
+def release_pages(buf: mmap.mmap, released: int, pos: int) -> int:
+    """Drop the mapped pages in [released, pos) already read, so RSS stays flat while a file is
+    read front to back; returns where the pages still mapped begin."""
+    upto = pos - pos % mmap.PAGESIZE
+    buf.madvise(mmap.MADV_DONTNEED, released, upto - released)
+    return upto
+
+
+def read_record(path: Path, buf, pos: int, size: int) -> bytes:
+    """The payload of the record at `pos`, or the RawFormatError `iter_records` raises there."""
+    return next(_walk(path, buf, pos, size, size))[1]
 
 
 def _walk(path: Path, buf, pos: int, stop: int, size: int) -> Iterator[tuple[int, bytes]]:
@@ -80,10 +99,8 @@ def _walk(path: Path, buf, pos: int, stop: int, size: int) -> Iterator[tuple[int
     unpack_footer = _FOOTER.unpack_from
     released = pos - pos % mmap.PAGESIZE
     while pos < stop:
-        if pos - released >= _RELEASE_EVERY:  # drop pages already read, so RSS stays flat
-            upto = pos - pos % mmap.PAGESIZE
-            buf.madvise(mmap.MADV_DONTNEED, released, upto - released)
-            released = upto
+        if pos - released >= _RELEASE_EVERY:
+            released = release_pages(buf, released, pos)
         if pos + HEADER_SIZE > size:
             raise RawFormatError(path, pos, f"truncated record header ({size - pos} bytes left, 12 needed)")
         length, length_crc = unpack_header(buf, pos)
@@ -98,4 +115,3 @@ def _walk(path: Path, buf, pos: int, stop: int, size: int) -> Iterator[tuple[int
             raise RawFormatError(path, pos, "CRC mismatch in the record payload")
         yield pos, payload
         pos = end + FOOTER_SIZE
-

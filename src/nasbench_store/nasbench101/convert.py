@@ -12,6 +12,8 @@ Format: docs/formats.md#nb101-tables.
 """
 from __future__ import annotations
 
+import itertools
+import mmap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -26,9 +28,10 @@ from ..database import json_text
 from ..errors import RawFormatError
 from ..parts import RowNumbers, job_slice, read_part_meta, with_part_meta
 from ..tablewriter import write_tables
-from ..tfrecord import iter_records
+from ..tfrecord import iter_records, open_map, read_record, release_pages, sync_forward
+from . import records
 from .graph import check_spec, hash_adjacency, labels_of, parse_adjacency, prune, spec_to_arch
-from .records import RecordError, parse_record
+from .records import RecordError, Run, parse_record
 from .schema import MODELS
 
 BUCKET_HEX = 1  # buckets keyed by the first hex digit of the module hash
@@ -78,11 +81,15 @@ class _Runs:
 
     The cell columns (hash, arch) repeat for the 12 runs of a cell, so they are
     dictionary-encoded: a shard of the 2 GB file then needs well under half the memory.
+    The Python path adds rows one by one (`add`); the C path adds whole batches of columns
+    (`add_columns`), which give the same record batches.
     """
 
     def __init__(self):
         self.batches: list[pa.RecordBatch] = []
         self.rows: list[tuple] = []
+        self._cell_hashes: list[str] = []  # of the cells dict, in its (insertion) order
+        self._cell_archs: list[str] = []
 
     def add(self, row: tuple) -> None:
         self.rows.append(row)
@@ -97,6 +104,28 @@ class _Runs:
             self.batches.append(pa.record_batch(cols, schema=_SHARD_SCHEMA))
             self.rows = []
 
+    def add_columns(self, ints: np.ndarray, floats: np.ndarray, cells: dict[str, tuple]) -> None:
+        """One batch from the C loop's columns (rows of `_recordscan.scan`'s ints and floats, which
+        this batch then owns); hash and arch come from `cells` by each row's cell index."""
+        for module_hash, cell in itertools.islice(cells.items(), len(self._cell_hashes), None):
+            self._cell_hashes.append(module_hash)
+            self._cell_archs.append(cell[3])
+        bucket, offset, epochs, vertices, params, cell = ints
+        # what dictionary_encode makes of the rows' strings: the values in order of first occurrence
+        used, first, inverse = np.unique(cell, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(order), np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        indices = pa.array(rank[inverse])
+        cells_used = used[order].tolist()
+        hashes = pa.DictionaryArray.from_arrays(indices, pa.array([self._cell_hashes[i] for i in cells_used],
+                                                                  pa.string()))
+        archs = pa.DictionaryArray.from_arrays(indices, pa.array([self._cell_archs[i] for i in cells_used],
+                                                                 pa.string()))
+        cols = [pa.array(bucket.astype(np.int8)), pa.array(offset), hashes, pa.array(epochs), archs,
+                pa.array(vertices), pa.array(params), *(pa.array(column) for column in floats)]
+        self.batches.append(pa.record_batch(cols, schema=_SHARD_SCHEMA))
+
     def table(self) -> pa.Table:
         self.flush()
         return pa.Table.from_batches(self.batches, schema=_SHARD_SCHEMA)
@@ -109,27 +138,8 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
     if size == 0:  # a store without trials is refused, not published as verified
         raise RawFormatError(raw_path, None, "holds no records: the file is empty")
     start, stop = job_slice(size, index, count)  # records that start in the range belong to it
-    runs = _Runs()
-    cells: dict[str, tuple[str, str, int, str, int]] = {}
-    first = end = None
-    for offset, payload in iter_records(raw_path, start, stop):
-        try:
-            run = parse_record(payload)
-            cell = cells.get(run.module_hash)
-            if cell is None:
-                arch, vertices = check_cell(run.module_hash, run.adjacency, run.operations)
-                cell = cells[run.module_hash] = (run.adjacency, run.operations, run.trainable_parameters,
-                                                 arch, vertices)
-            elif cell[:3] != (run.adjacency, run.operations, run.trainable_parameters):
-                raise RecordError(f"cell {run.module_hash} appears with a different adjacency, operations "
-                                  f"or parameter count than in its earlier records")
-        except RecordError as exc:
-            raise RawFormatError(raw_path, offset, str(exc)) from None
-        if first is None:
-            first = offset
-        end = offset + 16 + len(payload)
-        runs.add((int(run.module_hash[:BUCKET_HEX], 16), offset, run.module_hash, run.epochs,
-                  cell[3], cell[4], cell[2], *run.halfway, *run.final))
+    read = _read_runs_py if records.scan is None else _read_runs_c
+    runs, first, end = read(raw_path, start, stop)
     table = runs.table()
     table = table.take(pc.sort_indices(table, [("bucket", "ascending"), ("offset", "ascending")]))
     info = {"index": index, "count": count, "raw_size": size, "start": first, "end": end,
@@ -138,12 +148,79 @@ def convert_shard(raw_path: str | Path, index: int, count: int, out_path: str | 
     return info
 
 
+def _checked_run(raw_path: Path, offset: int, payload: bytes, cells: dict[str, tuple]) -> tuple[Run, tuple]:
+    """The run of one record and its cell (adjacency, operations, parameters, arch, vertices, index
+    in `cells`), which is added to `cells` if new; RawFormatError naming file and offset."""
+    try:
+        run = parse_record(payload)
+        cell = cells.get(run.module_hash)
+        if cell is None:
+            arch, vertices = check_cell(run.module_hash, run.adjacency, run.operations)
+            cell = cells[run.module_hash] = (run.adjacency, run.operations, run.trainable_parameters,
+                                             arch, vertices, len(cells))
+        elif cell[:3] != (run.adjacency, run.operations, run.trainable_parameters):
+            raise RecordError(f"cell {run.module_hash} appears with a different adjacency, operations "
+                              f"or parameter count than in its earlier records")
+    except RecordError as exc:
+        raise RawFormatError(raw_path, offset, str(exc)) from None
+    return run, cell
+
+
+def _read_runs_py(raw_path: Path, start: int, stop: int) -> tuple[_Runs, int | None, int | None]:
+    """The pure-Python record loop (the fallback and the test oracle): (runs, first offset, end)."""
+    runs = _Runs()
+    cells: dict[str, tuple] = {}
+    first = end = None
+    for offset, payload in iter_records(raw_path, start, stop):
+        run, cell = _checked_run(raw_path, offset, payload, cells)
+        if first is None:
+            first = offset
+        end = offset + 16 + len(payload)
+        runs.add((int(run.module_hash[:BUCKET_HEX], 16), offset, run.module_hash, run.epochs,
+                  cell[3], cell[4], cell[2], *run.halfway, *run.final))
+    return runs, first, end
+
+
+def _read_runs_c(raw_path: Path, start: int, stop: int) -> tuple[_Runs, int | None, int | None]:
+    """`_read_runs_py` with the loop in C (`records.scan`): each record it does not read in the
+    release's shape, errors included, goes through `_checked_run`, so values and messages are the same."""
+    scan = records.scan
+    runs = _Runs()
+    cells: dict[str, tuple] = {}
+    first = None
+    with open_map(raw_path) as (buf, size):
+        pos = start if start == 0 else sync_forward(buf, start, stop, size)
+        released = pos - pos % mmap.PAGESIZE
+        while True:
+            ints = np.empty((6, _FLUSH_ROWS), np.int64)  # bucket, offset, epochs, vertices, params, cell
+            floats = np.empty((8, _FLUSH_ROWS), np.float64)  # halfway, final: time, train, valid, test
+            n = 0
+            while True:
+                pos, n, status = scan(buf, pos, stop, n, ints, floats, cells, hash_adjacency, BUCKET_HEX)
+                if status != records.SCAN_SLOW:
+                    break
+                payload = read_record(raw_path, buf, pos, size)  # a framing error raises here
+                run, cell = _checked_run(raw_path, pos, payload, cells)
+                ints[:, n] = (int(run.module_hash[:BUCKET_HEX], 16), pos, run.epochs, cell[4], cell[2], cell[5])
+                floats[:, n] = (*run.halfway, *run.final)
+                n, pos = n + 1, pos + 16 + len(payload)
+            if n:
+                first = int(ints[1, 0]) if first is None else first
+                runs.add_columns(ints[:, :n], floats[:, :n], cells)
+            released = release_pages(buf, released, pos)
+            if status == records.SCAN_DONE:
+                return runs, first, None if first is None else pos
+
+
 def _write_part(out_path, table: pa.Table, info: dict) -> None:
     schema = with_part_meta(_SHARD_SCHEMA, info)
     buckets = table.column("bucket").to_numpy()
     bounds = np.searchsorted(buckets, np.arange(NUM_BUCKETS + 1))
     with atomic_path(out_path) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression="zstd", compression_level=1) as writer:
+        # dictionary pages only for the cell columns: the metrics are nearly all distinct, and trying
+        # a dictionary for them cost half the write time
+        with pq.ParquetWriter(tmp, schema, compression="zstd", compression_level=1,
+                              use_dictionary=[RUN_SCHEMA.field(i).name for i in _CELL_COLUMNS]) as writer:
             for b in range(NUM_BUCKETS):  # one row group per bucket, empty ones included
                 writer.write_table(table.slice(bounds[b], bounds[b + 1] - bounds[b]).replace_schema_metadata(
                     schema.metadata), row_group_size=max(1, table.num_rows))

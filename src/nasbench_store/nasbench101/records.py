@@ -8,12 +8,18 @@ Values are checked here too, where the record is known (the caller adds file and
 value outside its range never reaches a store: accuracies are fractions in [0, 1], training times
 finite and >= 0, the parameter count > 0.
 
+The conversion's whole record loop (framing, CRCs, this parsing and these checks, the cell checks)
+also exists in C (`_recordscan.c`, `scan` below): it reads the records in the release's exact shape
+and hands every other record (errors included) back to this module, so messages and values are the
+ones of this Python path, which stays the fallback and the test oracle.
+
 Format: docs/formats.md#nb101-record-payload.
 """
 from __future__ import annotations
 
 import binascii
 import operator
+import os
 import struct
 from typing import NamedTuple
 
@@ -21,6 +27,16 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from .metrics_pb import ModelMetrics
+
+scan = None
+if os.environ.get("NASBENCH_PURE_PYTHON", "") in ("", "0"):  # set to 1: the Python path even where C is built
+    try:  # the record loop in C (built with the package when a compiler is present)
+        from ._recordscan import scan
+    except ImportError:  # pragma: no cover - installs without a compiler
+        pass
+SCAN_DONE, SCAN_FULL, SCAN_SLOW = 0, 1, 2  # scan's status: reached stop, buffers full, record needs Python
+# Which record loop convert_shard runs, decided once above: "c" (`scan`) or "python" (parse_record).
+RECORD_IMPLEMENTATION = "python" if scan is None else "c"
 
 VALID_EPOCHS = (4, 12, 36, 108)
 _INF = float("inf")
