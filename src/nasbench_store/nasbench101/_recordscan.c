@@ -112,21 +112,9 @@ static size_t skip_spaces(const uint8_t *p, size_t i, size_t n) {
     return i;
 }
 
-/* A JSON string of printable ASCII with no escape; sets *out to the text between the quotes.
- * Returns the index after the closing quote, or 0 if not that. */
-static size_t plain_string(const uint8_t *p, size_t i, size_t n, span *out) {
-    if (i >= n || p[i] != '"') return 0;
-    const uint8_t *end = memchr(p + i + 1, '"', n - i - 1);
-    if (!end) return 0;
-    out->p = p + i + 1;
-    out->n = (size_t)(end - out->p);
-    int bad = 0;
-    for (size_t k = 0; k < out->n; k++) bad |= (out->p[k] < 0x20) | (out->p[k] > 0x7E) | (out->p[k] == '\\');
-    return bad ? 0 : (size_t)(end - p) + 1;
-}
-
-/* The text of the JSON string at i up to the next '"' (not checked: decode_base64 accepts only
- * the alphabet, '=' and \n escapes, so an escaped quote or any other escape fails there). */
+/* The text of the JSON string at i up to the next '"', unchecked (decode_base64 accepts only the
+ * alphabet, '=' and \n escapes, so an escaped quote or any other escape fails there). Returns the
+ * index after the closing quote, or 0 if there is no string at i. */
 static size_t raw_string(const uint8_t *p, size_t i, size_t n, span *out) {
     if (i >= n || p[i] != '"') return 0;
     const uint8_t *end = memchr(p + i + 1, '"', n - i - 1);
@@ -134,6 +122,15 @@ static size_t raw_string(const uint8_t *p, size_t i, size_t n, span *out) {
     out->p = p + i + 1;
     out->n = (size_t)(end - out->p);
     return (size_t)(end - p) + 1;
+}
+
+/* A JSON string of printable ASCII with no escape, or 0. */
+static size_t plain_string(const uint8_t *p, size_t i, size_t n, span *out) {
+    size_t next = raw_string(p, i, n, out);
+    if (!next) return 0;
+    int bad = 0;
+    for (size_t k = 0; k < out->n; k++) bad |= (out->p[k] < 0x20) | (out->p[k] > 0x7E) | (out->p[k] == '\\');
+    return bad ? 0 : next;
 }
 
 static size_t expect(const uint8_t *p, size_t i, size_t n, uint8_t c) {
