@@ -12,6 +12,7 @@ table and row; the converters check values first, so this is a converter bug, ne
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -72,6 +73,41 @@ def _python_values(array: pa.Array) -> list:
     if array.null_count == 0 and (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
         return array.to_numpy().tolist()
     return array.to_pylist()
+
+
+def _bulk_insert():
+    """The C bulk insert (`_sqlitebulk`) bound to the SQLite that Python's sqlite3 module calls, or
+    None: not built, `NASBENCH_PURE_PYTHON=1`, or that SQLite cannot be reached (a static build)."""
+    if os.environ.get("NASBENCH_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        import _sqlite3
+
+        from . import _sqlitebulk
+        version = _sqlitebulk.bind_library(_sqlite3.__file__)
+    except (ImportError, OSError):
+        return None
+    return _sqlitebulk if version == sqlite3.sqlite_version else None
+
+
+_BULK = _bulk_insert()
+INSERT_IMPLEMENTATION = "python" if _BULK is None else "c"
+_BULK_KINDS = {pa.int64(): 0, pa.float64(): 1, pa.string(): 2}
+
+
+def _bulk_columns(batch: pa.RecordBatch) -> list[tuple] | None:
+    """Each column as (kind, values, offsets, validity, offset) for `_sqlitebulk.insert`, or None
+    when a column has a type it does not take."""
+    columns = []
+    for array in batch.columns:
+        kind = _BULK_KINDS.get(array.type)
+        if kind is None:
+            return None
+        buffers = array.buffers()
+        validity = buffers[0] if array.null_count else b""
+        values, offsets = (buffers[2], buffers[1]) if kind == 2 else (buffers[1], b"")
+        columns.append((kind, values if values is not None else b"", offsets, validity, array.offset))
+    return columns
 
 
 def table_name(model: type[peewee.Model]) -> str:
@@ -138,6 +174,7 @@ class SqliteTables:
         self._atomic = atomic_path(self.path)
         self._conn: sqlite3.Connection | None = None
         self._index_sql: list[str] = []
+        self._bulk = False
 
     def __enter__(self) -> SqliteTables:
         tmp = self._atomic.__enter__()
@@ -149,6 +186,8 @@ class SqliteTables:
                            "cache_size=-131072"):
                 self._conn.execute(f"PRAGMA {pragma}")
             self._conn.execute("BEGIN")
+            # the C insert takes the connection's handle only once it names the file we opened
+            self._bulk = _BULK is not None and Path(_BULK.filename(self._conn)).resolve() == Path(tmp).resolve()
         except BaseException:
             self._atomic.__exit__(*sys.exc_info())
             raise
@@ -159,18 +198,27 @@ class SqliteTables:
         sql = f'INSERT INTO "{name}" VALUES ({",".join("?" * checked.num_columns)})'
         table = checked if isinstance(checked, pa.Table) else pa.Table.from_batches([checked])
         for chunk in table.to_batches(max_chunksize=INSERT_CHUNK_ROWS):  # bounded Python objects
+            done = 0
+            columns = _bulk_columns(chunk) if self._bulk else None
+            if columns is not None:
+                done, code = _BULK.insert(self._conn, sql, chunk.num_rows, columns)
+                if not code:
+                    continue
+                # SQLite refused row `done`: replay from it through Python, for the usual exception
+            rest = chunk.slice(done)
             before = self._conn.total_changes
             try:
-                self._conn.executemany(sql, zip(*(_python_values(c) for c in chunk.columns)))
+                self._conn.executemany(sql, zip(*(_python_values(c) for c in rest.columns)))
             except _REFUSED_ROW as exc:
-                raise self._refused(name, chunk, self._conn.total_changes - before, exc) from None
+                raise self._refused(name, rest, self._conn.total_changes - before, exc, done) from None
 
-    def _refused(self, name: str, chunk: pa.RecordBatch, row: int, exc: Exception) -> TableWriteError:
-        """The error for the chunk's row `row` (the rows before it went in), with its values."""
+    def _refused(self, name: str, chunk: pa.RecordBatch, row: int, exc: Exception, skipped: int = 0) -> TableWriteError:
+        """The error for the chunk's row `row` (the rows before it went in), with its values;
+        `skipped` rows of the batch came before the chunk."""
         values = {f.name: chunk.column(i)[row].as_py() for i, f in enumerate(chunk.schema)} if row < len(chunk) else {}
         shown = repr(values)
         shown = shown if len(shown) <= 400 else shown[:400] + "...}"
-        return TableWriteError(f"{self.path}: SQLite refused row {row + 1} of a batch for table {name} "
+        return TableWriteError(f"{self.path}: SQLite refused row {skipped + row + 1} of a batch for table {name} "
                                f"({type(exc).__name__}: {exc}); row {shown}. The converter let through a value "
                                "its table cannot hold: this is a bug, please report it with the raw file")
 
