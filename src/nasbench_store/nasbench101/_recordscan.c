@@ -456,7 +456,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             PyObject *cell = cell_of(cells, &r, hash_fn);
             if (!cell) goto end;
             if (cell == Py_None) break;
-            last.cell = cell;  /* borrowed: the dict holds it, and only grows during this call */
+            last.cell = cell;  /* only ever tested for NULL: the values used are copied below */
             memcpy(last.hash, r.hash.p, 32);
             last.params = r.params;
             last.adjacency = r.adjacency;  /* spans into the buffer, which outlives this call */
