@@ -177,11 +177,72 @@ def hash_arch(arch: dict, num_vertices: int | None = None) -> str:
 
 def canonical_hash(arch: dict) -> str:
     """Prune, check, then hash: what a cell is stored under if it is in NAS-Bench-101 at all."""
+    adjacency, labels, _ = canonical_cell(arch)
+    return hash_adjacency(adjacency, labels)
+
+
+def canonical_cell(arch: dict) -> tuple[str, tuple[int, ...], bool]:
+    """The pruned cell of an NNI arch dict, checked to be in the space: (row-major '0'/'1'
+    adjacency, integer labels, whether the arch was already pruned as given). Raises QueryError
+    saying why a cell is outside NAS-Bench-101, as `canonical_hash` does."""
+    cell = _pruned_cell_fast(arch)
+    if cell is not None:
+        return cell
     matrix, ops = arch_to_spec(arch)
     if any(matrix[i][j] for i in range(len(ops)) for j in range(i + 1)):  # prune needs a DAG in vertex order
         raise QueryError("the arch lists an input that is not an earlier vertex; "
                          "edges must go from lower to higher vertices")
     labels_of(ops)
+    n = len(ops)
     matrix, ops = prune(matrix, ops)
     check_spec(matrix, ops)
-    return spec_hash(matrix, ops)
+    adjacency = "".join("1" if b else "0" for row in matrix for b in row)
+    return adjacency, tuple(labels_of(ops)), len(ops) == n
+
+
+_OP_LABELS = {op: LABEL2ID[op] for op in AVAILABLE_OPS}
+
+
+def _layout(v: int) -> tuple:
+    """For V vertices: V, the op keys, (input key, bit) per vertex 1..V-1, each successor bit mask
+    as a row of the adjacency string, and the mask of all vertices."""
+    return (v, tuple(f"op{i}" for i in range(1, v - 1)), tuple((f"input{i}", 1 << i) for i in range(1, v)),
+            tuple("".join("1" if mask >> j & 1 else "0" for j in range(v)) for mask in range(1 << v)), (1 << v) - 1)
+
+
+_LAYOUTS = {2 * v - 3: _layout(v) for v in range(2, MAX_VERTICES + 1)}  # keyed by len(arch): V-2 ops, V-1 inputs
+
+
+def _pruned_cell_fast(arch) -> tuple[str, tuple[int, ...], bool] | None:
+    """`canonical_cell` of the common case, a well-formed cell in the space that needs no pruning,
+    with bit masks; None for anything else (the general path then prunes or says what is wrong)."""
+    if type(arch) is not dict:
+        return None
+    layout = _LAYOUTS.get(len(arch))
+    if layout is None:
+        return None
+    n, op_keys, input_keys, rows, everything = layout
+    succs = [0] * n
+    try:
+        labels = (-1, *[_OP_LABELS[arch[k]] for k in op_keys], -2)
+        for i, (key, bit) in enumerate(input_keys, 1):
+            inputs = arch[key]
+            if type(inputs) is not list and type(inputs) is not tuple:
+                return None
+            for k in inputs:
+                if type(k) is not int or not 0 <= k < i:
+                    return None
+                succs[k] |= bit
+    except (KeyError, TypeError):  # a missing key, an unknown or unhashable op
+        return None
+    forward = 1  # vertices reached from the input, and below: those that reach the output
+    for v in range(n):
+        if forward >> v & 1:
+            forward |= succs[v]
+    backward = 1 << (n - 1)
+    for v in range(n - 2, -1, -1):
+        if succs[v] & backward:
+            backward |= 1 << v
+    if forward & backward != everything or sum(map(int.bit_count, succs)) > MAX_EDGES:
+        return None
+    return "".join([rows[m] for m in succs]), labels, True

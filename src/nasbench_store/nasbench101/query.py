@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
+import orjson
+
 from ..database import json_text
 from ..errors import QueryError
 from ..sqlite_query import TrialTables, check_epochs, normalize_reduction, query_trials
-from .graph import AVAILABLE_OPS, canonical_hash
+from .graph import AVAILABLE_OPS, canonical_cell, hash_adjacency
 
 TABLES = TrialTables.of("nasbench101")
 EPOCHS = (4, 12, 36, 108)
@@ -32,15 +34,25 @@ def query_nb101_trial_stats(arch, num_epochs, isomorphism=True, reduction=None,
     halfway and final evaluations under 'intermediates'.
     """
     normalize_reduction(reduction)
-    conditions = []
-    if arch is not None:
-        if isomorphism:
-            conditions.append(("c.hash = ?", _hash(arch)))
-        else:
-            conditions.append(("c.arch = ?", json_text(_check_ops(arch))))
-    if num_epochs is not None:
-        conditions.append(("c.num_epochs = ?", check_epochs(num_epochs, EPOCHS, "NAS-Bench-101")))
-    return query_trials(TABLES, conditions, reduction, include_intermediates)
+    cell = canonical_cell(arch) if arch is not None and isomorphism else None  # QueryError if not in the space
+    exact = json_text(_check_ops(arch)) if arch is not None and not isomorphism else None
+    epochs = [] if num_epochs is None else [("c.num_epochs = ?", check_epochs(num_epochs, EPOCHS, "NAS-Bench-101"))]
+    if cell is None:
+        return query_trials(TABLES, ([] if exact is None else [("c.arch = ?", exact)]) + epochs,
+                            reduction, include_intermediates)
+    adjacency, labels, as_given = cell
+
+    def by_hash():
+        return [("c.hash = ?", _cell_hash(adjacency, labels)), *epochs]
+
+    text = _stored_text(arch) if as_given else None
+    if text is None:
+        return query_trials(TABLES, by_hash(), reduction, include_intermediates)
+    # A cell given in the vertex order the store holds it in is found by its arch text, without
+    # hashing: the store holds one arch per hash (verify checks each stored hash against its arch),
+    # so that finds the same configs as the hash; any other order finds nothing and falls back.
+    return query_trials(TABLES, [("c.arch = ?", text), *epochs], reduction, include_intermediates,
+                        fallback=by_hash)
 
 
 REFERENCE_ARCH = {"op1": "conv3x3-bn-relu", "op2": "maxpool3x3", "op3": "conv3x3-bn-relu", "op4": "conv3x3-bn-relu",
@@ -63,16 +75,15 @@ def _check_ops(arch):
     return arch
 
 
-def _hash(arch: dict) -> str:
+def _stored_text(arch: dict) -> str | None:
+    """The arch as the store's JSON text (sorted keys, minified), or None if it cannot be one."""
     try:
-        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in arch.items()))
-        hash(key)
-    except TypeError:  # unhashable values: not a valid arch, let canonical_hash say why
-        return canonical_hash(arch)
-    return _cached_hash(key)
+        return orjson.dumps(arch, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return None
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _cached_hash(key: tuple) -> str:
+def _cell_hash(adjacency: str, labels: tuple[int, ...]) -> str:
     """Searches revisit cells often; the hash is the costly part of a lookup, so remember it."""
-    return canonical_hash({k: list(v) if isinstance(v, tuple) else v for k, v in key})
+    return hash_adjacency(adjacency, labels)
