@@ -9,17 +9,18 @@ from helpers import REQUIRE_SWITCHES, Workflow, switch_on
 
 
 def pytest_report_header(config):
-    """Which graph hash and SQLite insert run (C extensions or pure-Python fallbacks) and which skips would fail."""
+    """Which graph hash, NB101 record loop and SQLite insert run (C extensions or pure-Python fallbacks) and which skips would fail."""
     try:
         from nasbench_store.nasbench101.graph import HASH_IMPLEMENTATION as implementation
     except Exception as exc:  # the tests that import it report it; the header must not stop the session
         implementation = f"unknown ({type(exc).__name__}: {exc})"
     try:
+        from nasbench_store.nasbench101.records import RECORD_IMPLEMENTATION as records
         from nasbench_store.tablewriter import INSERT_IMPLEMENTATION as inserts
     except Exception as exc:
-        inserts = f"unknown ({type(exc).__name__}: {exc})"
+        records = inserts = f"unknown ({type(exc).__name__}: {exc})"
     required = [name for name in REQUIRE_SWITCHES if switch_on(name)]
-    return [f"nasbench_store graph hash: {implementation}; SQLite inserts: {inserts}",
+    return [f"nasbench_store graph hash: {implementation}; NB101 record loop: {records}; SQLite inserts: {inserts}",
             f"required, failing instead of skipping: {', '.join(required) or 'nothing'}"]
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,14 +20,10 @@ def sql_list(values) -> str:
     return "(" + ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in values) + ")"
 
 
-def count_violations(conn: sqlite3.Connection, rules: dict[str, str]) -> list[str]:
-    """Each rule is a SQL query returning a count of offending rows; report non-zero ones."""
-    problems = []
-    for what, sql in rules.items():
-        n = conn.execute(sql).fetchone()[0]
-        if n:
-            problems.append(f"{n} rows violate: {what}")
-    return problems
+def count_violations(conn: sqlite3.Connection, what: str, sql: str) -> list[str]:
+    """A rule is a SQL query returning a count of offending rows; report it when non-zero."""
+    n = conn.execute(sql).fetchone()[0]
+    return [f"{n} rows violate: {what}"] if n else []
 
 
 def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: list[str]) -> list[str]:
@@ -52,10 +50,21 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
 
 
 def table_checks(db_path: Path, parquet_dir: Path, benchmark: str, rules: dict[str, str], extra=None) -> list[str]:
-    """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given."""
-    with contextlib.closing(connect_readonly(db_path)) as conn:
-        problems = count_violations(conn, rules)
-        problems += parquet_matches_sqlite(conn, Path(parquet_dir), list(get(benchmark).stored_tables))
-        if extra is not None:
-            problems += extra(conn)
+    """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given.
+
+    The rules and the Parquet comparison run side by side, each on its own read-only connection:
+    SQLite and Arrow release the GIL while they scan, so every core works on a table. Problems
+    are listed in the order of the rules, whatever finishes first.
+    """
+    def on_connection(check, *args) -> list[str]:
+        with contextlib.closing(connect_readonly(db_path)) as conn:
+            return check(conn, *args)
+
+    tables = list(get(benchmark).stored_tables)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = [pool.submit(on_connection, count_violations, what, sql) for what, sql in rules.items()]
+        futures.append(pool.submit(on_connection, parquet_matches_sqlite, Path(parquet_dir), tables))
+        problems = [problem for future in futures for problem in future.result()]
+    if extra is not None:  # after the threads: `extra` may start processes of its own
+        problems += on_connection(extra)
     return problems

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -172,11 +173,20 @@ def publish(store_dir: str | Path, benchmark: str, files: Mapping[str, str | Pat
     that break them are refused. Either raises DamagedStoreError, and nothing is installed.
     """
     store_dir = Path(store_dir)
-    digests = {rel: file_digest(built) for rel, built in files.items()}
-    if records is not None:  # before anything opens the files: a damaged one may not even be a database
+    # Hashing the files (GIL released) runs beside the checks; a changed file is still reported
+    # first, before anything the checks found or raised, since a damaged file may not even be a database.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(lambda: {rel: file_digest(built) for rel, built in files.items()})
+        try:
+            problems, failure = (check() if check is not None else []), None
+        except Exception as exc:  # re-raised below, unless a file changed since its job
+            problems, failure = [], exc
+        digests = hashing.result()
+    if records is not None:
         check_recorded(benchmark, digests, files, records)
+    if failure is not None:
+        raise failure
     entry = benchmark_entry(files, digests, raw, extra)
-    problems = check() if check is not None else []
     if problems:
         raise DamagedStoreError(f"{benchmark}: refusing to publish tables that break the benchmark's invariants: "
                              f"{'; '.join(problems)}. The raw input holds values outside the benchmark's ranges "
