@@ -9,7 +9,8 @@ from helpers import REQUIRE_SWITCHES, Workflow, switch_on
 
 
 def pytest_report_header(config):
-    """Which graph hash, NB101 record loop and SQLite insert run (C extensions or pure-Python fallbacks) and which skips would fail."""
+    """Which graph hash, NB101 record loop and SQLite insert run (C or the pure-Python fallbacks), and
+    which skips would fail."""
     try:
         from nasbench_store.nasbench101.graph import HASH_IMPLEMENTATION as implementation
     except Exception as exc:  # the tests that import it report it; the header must not stop the session
