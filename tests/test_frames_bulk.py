@@ -6,6 +6,9 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from helpers.stores import shared_store
 
@@ -201,3 +204,74 @@ def test_duckdb_missing_or_no_store(store, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "duckdb", None)   # import duckdb now raises ImportError
     with pytest.raises(DuckDBUnavailableError, match=r"pip install 'nasbench-store\[duckdb\]'"):
         duckdb_connection(store_dir=store)
+
+
+@pytest.mark.parametrize("columns, filters", [
+    (None, [("num_epochs", "=", 108)]),
+    (["hash"], [("num_epochs", "in", [4, 36])]),   # a filter column that is not read
+    (["num_epochs", "id"], [[("id", "<", 20)], [("num_vertices", ">=", 6), ("num_epochs", "!=", 4)]]),
+    (None, [("id", ">", 10**9)]),   # no row group can match: empty, with the schema
+    (None, pc.field("hash") == "00005c142e6f48ac74fdcf73e3439874"),
+])
+def test_filtered_reads_equal_parquets_own(store, columns, filters):
+    path = store / BENCHMARKS["nasbench101"].parquet_file("nb101trialconfig")
+    expression = filters if isinstance(filters, pc.Expression) else pq.filters_to_expression(filters)
+    got = frames.read_arrow("nasbench101", "nb101trialconfig", columns=columns, filters=filters, store_dir=store)
+    want = pq.read_table(path, columns=columns, filters=expression)
+    assert got.equals(want, check_metadata=True)
+    assert got.schema.metadata == pq.read_schema(path).metadata
+
+
+@pytest.mark.parametrize("keys, values", [
+    ([1, 5, 3, 3, 9], [3, 9, 11]),
+    ([1, 5, 3, 3, 900], [3, 5]),           # keys beyond the largest value
+    ([1, 5, 3, None, 9], [3, 9]),          # nulls: Arrow's own
+    ([-2, 5, 3], [3, -2]),                 # negative ids: Arrow's own
+    ([1, 5, 10**12], [10**12]),            # sparse: Arrow's own
+    ([1, 2, 3], []),
+    ([], [1]),
+])
+def test_membership_equals_arrows_is_in(keys, values):
+    column = pa.chunked_array([pa.array(keys[:2], pa.int64()), pa.array(keys[2:], pa.int64())])
+    for given in (values, pa.array(values, pa.int64()), pa.chunked_array([pa.array(values, pa.int64())])):
+        for part in (column, *column.chunks):
+            got = frames._membership(given)(part)
+            assert got.to_pylist() == pc.is_in(part, value_set=pa.array(values, pa.int64())).to_pylist()
+
+
+@pytest.mark.parametrize("size", range(1, 10))
+def test_equal_groups_reduce_to_the_same_bits_as_the_general_path(size):
+    rng = np.random.default_rng(size)
+    values = rng.normal(50, 20, 300 * size) * 10.0 ** rng.integers(-3, 4, 300 * size)
+    starts = np.arange(0, len(values), size)
+    got = frames._reduce(values, starts, frames.STATS)
+    present = np.ones(len(values), dtype=bool)
+    count = np.add.reduceat(present.astype(np.int64), starts)
+    mean = np.add.reduceat(values, starts) / count
+    deviation = values - np.repeat(mean, size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.where(count > 1, np.sqrt(np.add.reduceat(deviation * deviation, starts) / np.maximum(count - 1, 1)),
+                       np.nan)
+    want = {"mean": mean, "std": std, "min": np.fmin.reduceat(values, starts), "max": np.fmax.reduceat(values, starts)}
+    for stat in frames.STATS:
+        np.testing.assert_array_equal(got[stat], want[stat], strict=True)
+    values[3] = np.nan   # NaN: the general path, which skips it
+    assert np.isnan(frames._reduce(values, starts, ("mean",))["mean"]).sum() == (size == 1)
+
+
+def test_many_configs_read_their_runs_by_lookup_with_the_same_result(store, monkeypatch):
+    """Beyond PUSHDOWN_VALUES configs, runs are read whole and kept by a lookup per batch (and the
+    config table is read alongside): the same frames as with the selective scan."""
+    calls = [
+        lambda: summary("nasbench101", config_filters=[("num_epochs", "in", [4, 108])], store_dir=store),
+        lambda: summary("nasbench201", metrics=["train_loss"], config_filters=[("dataset", "=", "cifar100")],
+                        store_dir=store),
+        lambda: frames.trials("nds", config_filters=[("generator", "!=", "fix_w_d")], store_dir=store),
+        lambda: curves("nasbench101", config_filters=[("num_vertices", ">", 4)], reduction="mean", store_dir=store),
+        lambda: curves("nasbench201", config_filters=[("num_epochs", "=", 12)], store_dir=store),
+    ]
+    selective = [call() for call in calls]
+    monkeypatch.setattr(frames, "PUSHDOWN_VALUES", 3)
+    for want, call in zip(selective, calls):
+        assert len(want) > 3
+        pd.testing.assert_frame_equal(call(), want, check_exact=True)

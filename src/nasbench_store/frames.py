@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import gc
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .errors import NasbenchStoreError, QueryError, StoreNotFoundError
@@ -66,6 +68,11 @@ def read_arrow(benchmark: str, table: str, columns=None, filters=None, store_dir
     An unknown column (in `columns` or `filters`), a malformed filter or a value of the wrong type
     raises QueryError naming the table's columns.
     """
+    return _read_arrow(benchmark, table, columns, filters, store_dir)
+
+
+def _read_arrow(benchmark: str, table: str, columns, filters, store_dir, filter_columns=None) -> pa.Table:
+    """`read_arrow`; `filter_columns` names the columns an Expression filter reads, when known."""
     path = _path(benchmark, table, store_dir)
     schema = pq.read_schema(path)
     where = f"{benchmark} table {table}"
@@ -73,8 +80,14 @@ def read_arrow(benchmark: str, table: str, columns=None, filters=None, store_dir
     for name in _filter_columns(filters) + (list(columns) if isinstance(columns, (list, tuple)) else []):
         if name not in schema.names:
             raise _no_column(where, name, schema)
+    if not isinstance(filters, pc.Expression):
+        filter_columns = _filter_columns(filters)
     try:
-        return pq.read_table(path, columns=columns, filters=expression)
+        if expression is None:
+            return pq.read_table(path, columns=columns)
+        if filter_columns is None and columns is not None:  # an Expression over columns we cannot list
+            return pq.read_table(path, columns=columns, filters=expression)
+        return _scan(path, columns, expression, filter_columns or [])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         missing = re.search(r"No match for FieldRef\.Name\((.*?)\)", str(exc))   # in an Expression filter
         if missing:
@@ -83,6 +96,21 @@ def read_arrow(benchmark: str, table: str, columns=None, filters=None, store_dir
             raise
         typed = ", ".join(f"{f.name} ({f.type})" for f in schema)
         raise QueryError(f"{where}: a filter value does not fit its column's type ({exc}); columns: {typed}") from None
+
+
+def _scan(path: Path, columns, expression: pc.Expression, filter_columns) -> pa.Table:
+    """pq.read_table(path, columns=columns, filters=expression), about twice as fast: the row groups
+    whose statistics may match, read batch by batch and filtered as they come (the dataset scanner
+    that read_table uses is slower here, and holds more of the unfiltered rows)."""
+    parquet = pq.ParquetFile(path)
+    schema = parquet.schema_arrow
+    names = schema.names if columns is None else list(columns)
+    read = [*names, *[c for c in dict.fromkeys(filter_columns) if c not in names]]
+    fragment = next(iter(ds.dataset(path, format="parquet").get_fragments()))
+    groups = [group.id for group in fragment.subset(expression).row_groups]
+    batches = [batch.filter(expression) for batch in parquet.iter_batches(row_groups=groups, columns=read)]
+    rows = pa.Table.from_batches(batches, pa.schema([schema.field(c) for c in read], metadata=schema.metadata))
+    return rows.select(names) if rows.column_names != names else rows
 
 
 def _no_column(where: str, name, schema: pa.Schema) -> QueryError:
@@ -179,21 +207,73 @@ def _runs(benchmark: str, columns: list[str], config_ids, store_dir) -> pa.Table
     return _read_in(benchmark, _tables(benchmark)[1], columns, "config_id", config_ids, store_dir)
 
 
+def _configs_and_runs(benchmark: str, config_filters, config_columns, run_columns: list[str], store_dir):
+    """(`_configs(...)`, the runs of those configs): read side by side when every run is read
+    (no filter, or one that keeps many configs), which on two cores takes about the time of the
+    longer read instead of the sum."""
+    ids = None
+    if config_filters:
+        ids = _configs(benchmark, config_filters, [], store_dir)["config_id"]   # cheap: integer columns
+        if len(ids) <= PUSHDOWN_VALUES:   # few configs: their runs come from a selective scan
+            return _configs(benchmark, config_filters, config_columns, store_dir), \
+                _runs(benchmark, run_columns, ids, store_dir)
+    with ThreadPoolExecutor(1) as pool:
+        runs = pool.submit(_runs, benchmark, run_columns, ids, store_dir)
+        config = _configs(benchmark, config_filters, config_columns, store_dir)
+        return config, runs.result()
+
+
 # Up to this many values, an `in` filter goes into the Parquet scan (it skips row groups); beyond,
-# the scan evaluates it far more slowly than one hash lookup over the column read whole.
+# the scan evaluates it far more slowly than a lookup per batch as the rows are read.
 PUSHDOWN_VALUES = 10_000
 
 
 def _read_in(benchmark: str, table: str, columns: list[str], key: str, values, store_dir) -> pa.Table:
     """`columns` of `table` for the rows whose `key` is in `values` (None: every row)."""
-    if values is not None and len(values) <= PUSHDOWN_VALUES:
-        return read_arrow(benchmark, table, columns=columns, filters=pc.field(key).isin(values), store_dir=store_dir)
-    read = columns if values is None or columns is None or key in columns else [*columns, key]
-    rows = read_arrow(benchmark, table, columns=read, store_dir=store_dir)
-    if values is not None:
-        rows = rows.filter(pc.is_in(rows[key], value_set=pa.array(values)))
-        rows = rows if columns is None else rows.select(columns)
-    return rows
+    if values is None:
+        return read_arrow(benchmark, table, columns=columns, store_dir=store_dir)
+    if len(values) <= PUSHDOWN_VALUES:
+        return _read_arrow(benchmark, table, columns, pc.field(key).isin(values), store_dir, [key])
+    path = _path(benchmark, table, store_dir)
+    parquet = pq.ParquetFile(path)
+    names = parquet.schema_arrow.names if columns is None else list(columns)
+    for name in [*names, key]:
+        if name not in parquet.schema_arrow.names:
+            raise _no_column(f"{benchmark} table {table}", name, parquet.schema_arrow)
+    read = names if key in names else [*names, key]
+    keep = _membership(values)
+    schema = pa.schema([parquet.schema_arrow.field(c) for c in read], metadata=parquet.schema_arrow.metadata)
+    batches = [batch.filter(keep(batch.column(key))) for batch in parquet.iter_batches(columns=read)]
+    rows = pa.Table.from_batches(batches, schema)
+    return rows.select(names) if read != names else rows
+
+
+def _membership(values):
+    """A function: an Arrow column -> the mask of its values that are in `values` (pc.is_in). Ids
+    (non-negative integers, not too sparse) go through a lookup table, many times faster than
+    Arrow's hash set when there are hundreds of thousands of values."""
+    value_set = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+    wanted = value_set.to_numpy() if len(value_set) and value_set.null_count == 0 else np.zeros(0)
+
+    def arrows(column):
+        return pc.is_in(column, value_set=value_set)
+
+    if wanted.dtype.kind not in "iu" or not len(wanted) or wanted.min() < 0 or \
+            wanted.max() > 64 * len(wanted) + (1 << 20):
+        return arrows
+    table = np.zeros(int(wanted.max()) + 2, dtype=bool)   # the last slot stays False: keys beyond land there
+    table[wanted] = True
+    last = len(table) - 1
+
+    def lookup(column):
+        if column.null_count or not pa.types.is_integer(column.type) or not len(column):
+            return arrows(column)
+        keys = column.to_numpy()
+        if keys.min() < 0:
+            return arrows(column)
+        return pa.array(table[np.minimum(keys, last)])
+
+    return lookup
 
 
 # --- grouping: vectorized with numpy over sorted keys --------------------------------------------
@@ -230,6 +310,10 @@ def _reduce(values: np.ndarray, starts: np.ndarray, stats) -> dict[str, np.ndarr
     non-NaN values; NaN where a group has none (std: fewer than two)."""
     if len(starts) == 0:
         return {s: np.zeros(0) for s in stats}
+    size = len(values) // len(starts)
+    if 1 <= size <= 8 and len(values) == size * len(starts) and (starts == np.arange(0, len(values), size)).all() \
+            and not np.isnan(values).any():
+        return _reduce_equal(values.reshape(-1, size), stats)
     present = ~np.isnan(values)
     count = np.add.reduceat(present.astype(np.int64), starts)
     out = {}
@@ -246,6 +330,36 @@ def _reduce(values: np.ndarray, starts: np.ndarray, stats) -> dict[str, np.ndarr
             out["min"] = np.fmin.reduceat(values, starts)
         if "max" in stats:
             out["max"] = np.fmax.reduceat(values, starts)
+    return out
+
+
+def _reduce_equal(grid: np.ndarray, stats) -> dict[str, np.ndarray]:
+    """`_reduce` of groups of equal size k <= 8 without NaN (NB101: three runs per config), one
+    row of `grid` per group, column by column; the same floating-point operations in the same
+    order as np.add.reduceat (the first value plus the sum of the rest), so the same bits."""
+    k = grid.shape[1]
+    count = np.int64(k)
+    columns = [grid[:, j] for j in range(k)]
+
+    def total(columns):
+        rest = None
+        for column in columns[1:]:
+            rest = column.copy() if rest is None else np.add(rest, column, out=rest)
+        return columns[0].copy() if rest is None else columns[0] + rest
+
+    out = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total(columns) / count
+        if "mean" in stats:
+            out["mean"] = mean
+        if "std" in stats:
+            squares = total([(column - mean) ** 2 for column in columns])
+            out["std"] = np.sqrt(squares / max(k - 1, 1)) if k > 1 else np.full(len(grid), np.nan)
+        for name, pick in (("min", np.minimum), ("max", np.maximum)):
+            if name in stats:   # column by column: numpy reduces short rows (axis=1) slowly
+                out[name] = columns[0].copy()
+                for column in columns[1:]:
+                    pick(out[name], column, out=out[name])
     return out
 
 
@@ -284,8 +398,7 @@ def summary(benchmark: str, metrics=None, config_filters=None, config_columns=No
     architectures have no runs and no row.
     """
     names = _chosen_metrics(benchmark, "trials", metrics)
-    config = _configs(benchmark, config_filters, config_columns, store_dir)
-    runs = _runs(benchmark, ["config_id", *names], config["config_id"] if config_filters else None, store_dir)
+    config, runs = _configs_and_runs(benchmark, config_filters, config_columns, ["config_id", *names], store_dir)
     config_of_run = runs["config_id"].to_numpy()
     order, starts = _groups(config_of_run)
     keys = (config_of_run if order is None else config_of_run[order])[starts]
