@@ -33,8 +33,11 @@ def connection(filename: str) -> sqlite3.Connection:
         st = os.stat(path)
     except FileNotFoundError:
         raise StoreNotFoundError(missing_store_message(path)) from None
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    cache = _local.__dict__.setdefault("connections", {})
+    key = (st.st_ino, st.st_mtime_ns, st.st_size, st.st_dev)
+    try:
+        cache = _local.connections
+    except AttributeError:
+        cache = _local.connections = {}
     cached = cache.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -165,7 +168,7 @@ def _first(row: tuple):
 
 
 def _where(conditions: Sequence[tuple[str, object]]) -> tuple[str, list]:
-    return " AND ".join(sql for sql, _ in conditions) or "1", [p for _, p in conditions if p is not None]
+    return " AND ".join([c[0] for c in conditions]) or "1", [c[1] for c in conditions if c[1] is not None]
 
 
 @dataclass(frozen=True)
