@@ -525,6 +525,69 @@ static PyObject *check_cell(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* ---- tfrecord.sync_forward: the first plausible record header ---------------------------------- */
+
+#define MAX_RECORD ((uint64_t)1 << 24)  /* tfrecord.MAX_RECORD */
+
+static uint64_t load64_le(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* The first p in [pos, end) whose 8 bytes are a length <= MAX_RECORD followed by that length's
+ * masked CRC-32C, or -1. The caller guarantees p + 12 <= the buffer's size for every p < end. */
+static Py_ssize_t find_header_sw(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end) {
+    for (; pos < end; pos++) {
+        uint64_t length = load64_le(p + pos);
+        if (length > MAX_RECORD) continue;  /* nearly every offset of non-zero data stops here */
+        uint32_t c = ~(uint32_t)0;
+        for (int k = 0; k < 8; k++) c = (c >> 8) ^ crc_table[0][(c ^ (uint8_t)(length >> (8 * k))) & 0xFF];
+        c = ~c;
+        if (((c >> 15) | (c << 17)) + 0xA282EAD8u == load32(p + pos + 8)) return pos;
+    }
+    return -1;
+}
+
+#ifdef HAVE_SSE42_PATH
+__attribute__((target("sse4.2"))) static Py_ssize_t find_header_hw(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end) {
+    for (; pos < end; pos++) {
+        uint64_t length = load64_le(p + pos);
+        if (length > MAX_RECORD) continue;
+        uint32_t c = ~(uint32_t)_mm_crc32_u64(0xFFFFFFFFu, length);
+        if (((c >> 15) | (c << 17)) + 0xA282EAD8u == load32(p + pos + 8)) return pos;
+    }
+    return -1;
+}
+#endif
+
+static Py_ssize_t (*find_header)(const uint8_t *, Py_ssize_t, Py_ssize_t) = find_header_sw;
+
+static PyObject *sync_forward(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t pos, limit, size;
+    if (!PyArg_ParseTuple(args, "y*nnn", &buf, &pos, &limit, &size)) return NULL;
+    if (pos < 0 || size < 0 || size > buf.len) {
+        PyBuffer_Release(&buf);
+        Py_RETURN_NONE;  /* the Python loop decides (it reads such offsets differently, or fails) */
+    }
+    Py_ssize_t result = pos < limit ? limit : pos;  /* no header in [pos, limit) */
+    /* a header needs 12 bytes before `size`: candidates are p <= size - 12, i.e. p < size - 11 */
+    Py_ssize_t end = size - 11 < limit ? size - 11 : limit;
+    if (pos < end) {
+        Py_ssize_t found;
+        Py_BEGIN_ALLOW_THREADS
+        found = find_header(buf.buf, pos, end);
+        Py_END_ALLOW_THREADS
+        if (found >= 0) result = found;
+    }
+    PyBuffer_Release(&buf);
+    return PyLong_FromSsize_t(result);
+}
+
 static PyObject *masked_crc32c(PyObject *self, PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
@@ -545,6 +608,9 @@ static PyMethodDef methods[] = {
      "parse(payload) -> (hash, epochs, adjacency, operations, params, halfway, final) or None (Python path)"},
     {"check_cell", check_cell, METH_VARARGS,
      "check_cell(hash, adjacency, operations, hash_fn) -> (arch JSON, vertices) or None (Python path)"},
+    {"sync_forward", sync_forward, METH_VARARGS,
+     "sync_forward(buf, pos, limit, size) -> tfrecord.sync_forward's offset, or None for arguments it\n"
+     "leaves to the Python loop (pos < 0, size past the buffer)"},
     {"masked_crc32c", masked_crc32c, METH_VARARGS, "masked_crc32c(data) -> TensorFlow's masked CRC-32C"},
     {NULL, NULL, 0, NULL}};
 
@@ -555,7 +621,10 @@ PyMODINIT_FUNC PyInit__recordscan(void) {
     b64_init();
 #ifdef HAVE_SSE42_PATH
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("sse4.2")) crc32c = crc32c_hw;
+    if (__builtin_cpu_supports("sse4.2")) {
+        crc32c = crc32c_hw;
+        find_header = find_header_hw;
+    }
 #endif
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "SCAN_DONE", SCAN_DONE) < 0 || PyModule_AddIntConstant(m, "SCAN_FULL", SCAN_FULL) < 0 ||
