@@ -9,6 +9,9 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from nasbench_store.compat import nats_bench
@@ -16,8 +19,8 @@ from nasbench_store.compat.nas_201_api import NASBench201API, Nb201LookupError, 
 from nasbench_store.errors import DamagedStoreError, RawFormatError, StoreNotFoundError
 from nasbench_store.manifest import publish, raw_digest
 from nasbench_store.nasbench201 import synthetic as fx
-from nasbench_store.nasbench201.checks import EXTRA_RULES, check
-from nasbench_store.nasbench201.constants import DATASETS, RAW_DATASETS
+from nasbench_store.nasbench201.checks import EXTRA_RULES, check, values_only_where_keys
+from nasbench_store.nasbench201.constants import DATASETS, RAW_DATASETS, SPLITS
 from nasbench_store.nasbench201.convert import convert, convert_part
 from nasbench_store.registry import get
 
@@ -108,8 +111,6 @@ def test_the_checks_find_each_kind_of_damage_to_the_extra_tables(store, tmp_path
                                                                  "WHERE trial_id = 1",
         "NNI's final values and times come from the last span": "UPDATE nb201epochspan SET train_time = 1.5 "
                                                                 "WHERE trial_id = 1",
-        "NNI's per-epoch values only where the release has the key": "UPDATE nb201epochspan SET has_train_loss = 0 "
-                                                                     "WHERE trial_id = 3",
     }
     for rule, sql in damage.items():
         db = tmp_path / "copy.db"
@@ -123,6 +124,54 @@ def test_the_checks_find_each_kind_of_damage_to_the_extra_tables(store, tmp_path
                      "WHERE arch_index = 0")
     problems = check(db, store / "nasbench201")
     assert any("nb201arch strings are the configs' archs (arch indexes [0])" in p for p in problems)
+
+
+def _values_outside_keys(parquet_dir: Path) -> int:
+    """The per-epoch-values rule, row by row in plain Python: the oracle of the vectorised check."""
+    configs = {r["id"]: r["dataset"] for r in pq.read_table(parquet_dir / "nb201trialconfig.parquet").to_pylist()}
+    dataset = {r["id"]: configs[r["config_id"]] for r in pq.read_table(parquet_dir / "nb201trialstats.parquet",
+                                                                        columns=["id", "config_id"]).to_pylist()}
+    spans: dict[int, list[dict]] = {}
+    for span in pq.read_table(parquet_dir / "nb201epochspan.parquet").to_pylist():
+        spans.setdefault(span["trial_id"], []).append(span)
+    bad = 0
+    for row in pq.read_table(parquet_dir / "nb201intermediatestats.parquet").to_pylist():
+        span = next((s for s in spans.get(row["trial_id"], []) if s["from_epoch"] <= row["current_epoch"]
+                     <= s["to_epoch"]), None)
+        if span is None:
+            continue
+        for col, split in (("train", "train"), *zip(("valid", "test", "ori_test"), SPLITS[dataset[row["trial_id"]]])):
+            for metric in ("acc", "loss"):
+                if row[f"{col}_{metric}"] is not None and not span[f"has_{split.replace('-', '_')}_{metric}"]:
+                    bad += 1
+    return bad
+
+
+@pytest.mark.parametrize("damage", ["none", "one trial's train loss", "random flags", "every flag"])
+def test_per_epoch_values_only_where_keys_matches_a_row_by_row_oracle(store, tmp_path, damage):
+    """The vectorised rule (binary search per row) counts exactly what a row-by-row walk counts."""
+    parquet = tmp_path / "parquet"
+    shutil.copytree(store / "nasbench201", parquet)
+    path = parquet / "nb201epochspan.parquet"
+    path.chmod(0o644)
+    spans = pq.read_table(path)
+    rng = np.random.default_rng(len(damage))
+    flags = [f for f in spans.column_names if f.startswith("has_")]
+    for name in flags:
+        values = spans.column(name).to_numpy().copy()
+        if damage == "one trial's train loss" and name == "has_train_loss":
+            values[spans.column("trial_id").to_numpy() == 3] = 0
+        elif damage == "random flags":
+            values[rng.random(len(values)) < 0.2] = 0
+        elif damage == "every flag":
+            values[:] = 0
+        spans = spans.set_column(spans.column_names.index(name), name, pa.array(values))
+    pq.write_table(spans, path)
+    expected = _values_outside_keys(parquet)
+    assert (expected == 0) == (damage == "none")
+    found = values_only_where_keys(parquet, batch_rows=97)  # several batches
+    assert found == ([f"{expected} rows violate: NNI's per-epoch values only where the release has the key"]
+                     if expected else [])
 
 
 def bad_pth(tmp_path: Path, change) -> Path:

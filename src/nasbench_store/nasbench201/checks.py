@@ -8,6 +8,11 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from ..checks_common import sql_list, table_checks
 from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES, SPLITS
 from .space import parse_arch_str
@@ -105,10 +110,6 @@ EXTRA_RULES = {
         "s.training_time IS sp.train_time * c.num_epochs AND "
         + " AND ".join(f"s.{col}_evaluation_time IS {_by_dataset(i, _TIME.get)}"
                        for i, col in enumerate(("valid", "test", "ori_test"))) + ")",
-    "NNI's per-epoch values only where the release has the key": "SELECT COUNT(*) FROM nb201intermediatestats i "
-        "JOIN nb201epochspan sp ON sp.trial_id = i.trial_id AND i.current_epoch BETWEEN sp.from_epoch AND sp.to_epoch "
-        "JOIN nb201trialstats s ON s.id = i.trial_id JOIN nb201trialconfig c ON c.id = s.config_id WHERE "
-        + " OR ".join(f"(i.{col} IS NOT NULL AND NOT {flag})" for col, flag in _NNI_FLAGS),
     "an intermediate row for every epoch with a key": "SELECT (SELECT COUNT(*) FROM nb201intermediatestats) - "
         "(SELECT TOTAL(sp.to_epoch - sp.from_epoch + 1) FROM " + _SPAN_JOIN + " WHERE "
         + " OR ".join(flag for _, flag in _NNI_FLAGS) + ")",
@@ -130,5 +131,75 @@ def _archs_match_configs(conn: sqlite3.Connection) -> list[str]:
     return [f"{len(bad)} rows violate: nb201arch strings are the configs' archs (arch indexes {bad[:5]})"]
 
 
+_NNI_COLUMNS = [f"{col}_{metric}" for col in ("train", "valid", "test", "ori_test") for metric in ("acc", "loss")]
+_EPOCH_BITS = 20  # an intermediate's or span's epoch within its run, clipped: 200 at most in a valid store
+
+
+def _flag_column(nni_column: str, dataset: str) -> str:
+    """The epoch-span flag saying whether the release holds the key NNI's column `nni_column` comes from."""
+    col, metric = nni_column.rsplit("_", 1)
+    split = "train" if col == "train" else SPLITS[dataset][("valid", "test", "ori_test").index(col)]
+    return f"has_{split.replace('-', '_')}_{metric}"
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:
+    """values[keys == wanted] for each wanted key (keys unique), `missing` where there is none."""
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    at = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
+    found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
+    return np.where(found, values[at] if len(keys) else missing, missing)
+
+
+def values_only_where_keys(parquet_dir: Path, batch_rows: int = 1 << 20) -> list[str]:
+    """Rule "NNI's per-epoch values only where the release has the key", in linear time.
+
+    As a SQL join of each per-epoch row to the span holding its epoch it was quadratic in a run's
+    epochs (one span per epoch in the release: hours at full scale). Here each row finds its span
+    by binary search over (trial, from_epoch), on the Parquet twin of the tables (which
+    `parquet_matches_sqlite` ties to the database), a batch of rows at a time.
+    """
+    def table(name, columns):
+        return pq.read_table(Path(parquet_dir) / f"{name}.parquet", columns=columns)
+
+    configs = table("nb201trialconfig", ["id", "dataset"])
+    trials = table("nb201trialstats", ["id", "config_id"])
+    spans = table("nb201epochspan", ["trial_id", "from_epoch", "to_epoch",
+                                     *sorted({_flag_column(c, d) for c in _NNI_COLUMNS for d in DATASETS})])
+    dataset_code = pc.index_in(configs.column("dataset"), value_set=pa.array(DATASETS)).fill_null(-1).to_numpy()
+    trial_dataset = _lookup(configs.column("id").to_numpy(), dataset_code,
+                            _lookup(trials.column("id").to_numpy(), trials.column("config_id").to_numpy(),
+                                    spans.column("trial_id").to_numpy(), -1), -1)
+    # per span, one bit per NNI column: whether the release holds that column's key over the span
+    allowed = np.zeros(spans.num_rows, np.uint8)
+    for bit, nni_column in enumerate(_NNI_COLUMNS):
+        for code, dataset in enumerate(DATASETS):
+            flag = spans.column(_flag_column(nni_column, dataset)).to_numpy() == 1
+            allowed |= ((trial_dataset == code) & flag).astype(np.uint8) << bit
+    key = (spans.column("trial_id").to_numpy() << _EPOCH_BITS) | np.clip(spans.column("from_epoch").to_numpy(), 0,
+                                                                        (1 << _EPOCH_BITS) - 1)
+    if not len(key):
+        return []  # no spans: no row has one to break (another rule requires them)
+    order = np.argsort(key, kind="stable")
+    key, allowed, to_epoch = key[order], allowed[order], spans.column("to_epoch").to_numpy()[order]
+    del spans, order
+    bad = 0
+    per_epoch = pq.ParquetFile(Path(parquet_dir) / "nb201intermediatestats.parquet")
+    for batch in per_epoch.iter_batches(batch_size=batch_rows, columns=["trial_id", "current_epoch", *_NNI_COLUMNS]):
+        trial = batch.column("trial_id").to_numpy()
+        epoch = batch.column("current_epoch").to_numpy()
+        wanted = (trial << _EPOCH_BITS) | np.clip(epoch, 0, (1 << _EPOCH_BITS) - 1)
+        at = np.searchsorted(key, wanted, side="right") - 1  # the last span starting at or before the epoch
+        inside = at >= 0
+        at = np.maximum(at, 0)
+        inside &= ((key[at] >> _EPOCH_BITS) == trial) & (to_epoch[at] >= epoch)
+        for bit, nni_column in enumerate(_NNI_COLUMNS):
+            has_value = batch.column(nni_column).is_valid().to_numpy(zero_copy_only=False)
+            bad += int(np.count_nonzero(inside & has_value & ((allowed[at] >> bit) & 1 == 0)))
+    return [f"{bad} rows violate: NNI's per-epoch values only where the release has the key"] if bad else []
+
+
 def check(db_path: Path, parquet_dir: Path) -> list[str]:
-    return table_checks(db_path, parquet_dir, "nasbench201", {**RULES, **EXTRA_RULES}, extra=_archs_match_configs)
+    def extra(conn):
+        return _archs_match_configs(conn) + values_only_where_keys(parquet_dir)
+    return table_checks(db_path, parquet_dir, "nasbench201", {**RULES, **EXTRA_RULES}, extra=extra)
