@@ -2,7 +2,13 @@
 #   snakemake --cores 2                      build every benchmark in config.yaml (target `all`)
 #   snakemake --cores 2 nasbench101          one benchmark
 #   snakemake --cores 2 verify               re-hash and re-check the published store
+import gc
 import os
+
+# Snakemake has made ~140,000 objects before it reads this file; the imports below would set off a
+# full collection over all of them, and exit another: freezing them (they live as long as the
+# process anyway) takes ~0.3 s of CPU off every parse, e.g. `snakemake -n` after a build.
+gc.freeze()
 
 from snakemake.utils import min_version
 
@@ -16,7 +22,12 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 # One short line per problem (key path, closest valid key), not Snakemake's dump of the schema.
-validate_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
+# A config that passed is remembered in .snakemake/ (later parses skip the jsonschema import).
+validate_config(
+    config,
+    os.path.join(workflow.basedir, "schemas", "config.schema.yaml"),
+    cache=os.path.join(".snakemake", "nasbench-store", "validated-config.json"),
+)
 
 
 include: "rules/common.smk"

@@ -80,16 +80,84 @@ def _holder_below(directory: Path, name: str) -> str:
     return f" (did you mean {holders[0]!r}?)" if len(holders) == 1 else ""
 
 
-def validate_config(config: dict, schema_path: str | Path) -> None:
+def validate_config(config: dict, schema_path: str | Path, cache: str | Path | None = None) -> None:
     """Check `config` against the JSON schema; ConfigError with one short line per problem.
 
     Snakemake's own `validate` prints the whole schema; this names the key path and, for a
     misspelt key or value, the closest valid one. Like `validate`, it fills in schema defaults.
+
+    With `cache` (a file; the workflow keeps it under .snakemake/), a config that passed with the
+    same schema and this same checker is not checked again: its filled-in form is read back from
+    the file. That spares every later parse (`snakemake -n`, each cluster job) the jsonschema
+    import. A config that fails is never cached.
     """
+    schema_text = Path(schema_path).read_text()
+    key = _validation_key(config, schema_text) if cache else None
+    if key and _filled_from_cache(config, Path(cache), key):
+        return
+    _validate(config, schema_text)
+    if key:
+        _remember_validated(config, Path(cache), key)
+
+
+def _validation_key(config: dict, schema_text: str) -> str | None:
+    """Digest of the config, the schema and this module's code (None: the config is not plain JSON)."""
+    import hashlib
+    try:
+        text = json.dumps(config, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    h = hashlib.sha256()
+    for part in (text, schema_text, Path(__file__).read_text()):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _filled_from_cache(config: dict, cache: Path, key: str) -> bool:
+    """Fill in `config` as the cached validation of the same key did; False on any miss."""
+    try:
+        record = json.loads(cache.read_text())
+        if record.get("key") != key:
+            return False
+        filled = record["config"]
+        candidate = json.loads(json.dumps(config))
+        _set_missing(candidate, filled)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    if candidate != filled:
+        return False
+    _set_missing(config, filled)
+    return True
+
+
+def _set_missing(config: dict, filled: dict) -> None:
+    """Add, in place, the keys (defaults) that `filled` has and `config` lacks, at every depth."""
+    for name, value in filled.items():
+        if name not in config:
+            config[name] = value
+        elif isinstance(config[name], dict) and isinstance(value, dict):
+            _set_missing(config[name], value)
+
+
+def _remember_validated(config: dict, cache: Path, key: str) -> None:
+    text = json.dumps({"key": key, "config": config}, sort_keys=True)
+    if json.loads(text)["config"] != config:  # would not read back equal (a tuple, a non-str key)
+        return
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(cache)
+    except OSError:  # a read-only working directory: validate every time
+        pass
+
+
+def _validate(config: dict, schema_text: str) -> None:
     import yaml
     from jsonschema import Draft202012Validator, validators
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = yaml.safe_load(schema_text)
     base_properties = Draft202012Validator.VALIDATORS["properties"]
 
     def properties_with_defaults(validator, properties, instance, schema):
