@@ -331,13 +331,9 @@ def _spans(where: str, epochs: int, dataset: str, r: dict, series: dict[str, lis
     groups = itertools.groupby(varying[0] if len(varying) == 1 else zip(*varying)) if varying else [(0, range(epochs))]
     for _, group in groups:
         bounds.append(bounds[-1] + len(list(group)))
-    spans = [[] for _ in SPAN_FIELDS]
-    for start, stop in zip(bounds, bounds[1:]):
-        values = (start + 1, stop, *(c[start] for c in columns),
-                  *(int(f[start]) if isinstance(f, list) else f for f in flags))
-        for column, value in zip(spans, values):
-            column.append(value)
-    return spans
+    starts = bounds[:-1]  # column by column: a run of the release has a span per epoch (its times vary)
+    return [[start + 1 for start in starts], bounds[1:], *([c[start] for start in starts] for c in columns),
+            *([int(f[start]) for start in starts] if isinstance(f, list) else [f] * len(starts) for f in flags)]
 
 
 @functools.cache
