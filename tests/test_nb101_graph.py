@@ -133,3 +133,48 @@ def test_nasbench_pure_python_forces_the_fallback():
         proc = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.split() == [expected, REFERENCE_HASH], pure
+
+
+def md5_paths():
+    """The C hash's MD5 paths this CPU runs ('scalar' always; 'avx2', 'avx512': 8 messages at once)."""
+    c_hash_cell()
+    from nasbench_store.nasbench101 import _graphhash
+    paths = []
+    for name in ("scalar", "avx2", "avx512"):
+        try:
+            _graphhash.hash_cell_with("0100", [-1, -2], name)
+        except ValueError:
+            continue
+        paths.append(name)
+    assert _graphhash.MD5 in paths
+    return _graphhash, paths
+
+
+def test_every_md5_path_equals_the_python_hash():
+    """Each MD5 path of the C hash (the one hash_cell uses and the others) against hash_module_py:
+    the fixture cells, and random matrices of 1..32 vertices (self-loops, cycles, dense rows, so
+    messages of 1 to 34 blocks of very different lengths share the 8 lanes), labels in and out of
+    the start-hash cache (degrees past 7, labels other than -2..2)."""
+    import random
+    _graphhash, paths = md5_paths()
+    rng = random.Random(14)
+
+    def text(matrix):
+        return "".join("1" if b else "0" for row in matrix for b in row)
+
+    cases = [(c.adjacency, graph.labels_of(c.ops), c.module_hash) for c in canonical_cells(4)]
+    cases += [(text(INCEPTION), graph.labels_of(INCEPTION_OPS), "28cfc7874f6d200472e1a9dcd8650aa0"),
+              (REFERENCE_ADJACENCY, graph.labels_of(REFERENCE_OPS), REFERENCE_HASH)]
+    for n in [1, 2, 7, 8, 9, 15, 16, 17, 31, 32] + [rng.randrange(1, 33) for _ in range(60)]:
+        density = rng.choice([0.0, 0.1, 0.3, 0.7, 1.0])
+        matrix = [[rng.random() < density for _ in range(n)] for _ in range(n)]
+        labels = [rng.choice([-2, -1, 0, 1, 2, rng.randrange(-2**31, 2**31)]) for _ in range(n)]
+        cases.append((text(matrix), labels, graph.hash_module_py(matrix, labels)))
+    for adjacency, labels, expected in cases:
+        assert _graphhash.hash_cell(adjacency, labels) == expected
+        for name in paths:
+            assert _graphhash.hash_cell_with(adjacency, labels, name) == expected, (name, adjacency, labels)
+    with pytest.raises(ValueError, match="not available"):
+        _graphhash.hash_cell_with("0100", [-1, -2], "md4")
+    with pytest.raises(ValueError, match="does not match"):
+        _graphhash.hash_cell_with("0100", [-1, -2, 0], "scalar")
