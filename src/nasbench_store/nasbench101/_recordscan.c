@@ -539,14 +539,15 @@ static uint64_t load64_le(const uint8_t *p) {
 }
 
 /* The first p in [pos, end) whose 8 bytes are a length <= MAX_RECORD followed by that length's
- * masked CRC-32C, or -1. The caller guarantees p + 12 <= the buffer's size for every p < end. */
+ * masked CRC-32C, or -1. The caller guarantees p + 12 <= the buffer's size for every p < end.
+ * A length <= 2**24 has its bytes 4..7 zero, so a non-zero byte at pos + 7 rules out the offsets
+ * pos..pos + 3 (it is byte 7, 6, 5 or 4 of their length): they are skipped. */
 static Py_ssize_t find_header_sw(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end) {
     for (; pos < end; pos++) {
+        if (p[pos + 7]) { pos += 3; continue; }  /* and the loop's pos++ */
         uint64_t length = load64_le(p + pos);
-        if (length > MAX_RECORD) continue;  /* nearly every offset of non-zero data stops here */
-        uint32_t c = ~(uint32_t)0;
-        for (int k = 0; k < 8; k++) c = (c >> 8) ^ crc_table[0][(c ^ (uint8_t)(length >> (8 * k))) & 0xFF];
-        c = ~c;
+        if (length > MAX_RECORD) continue;
+        uint32_t c = crc32c_sw(p + pos, 8);  /* one slicing-by-8 step */
         if (((c >> 15) | (c << 17)) + 0xA282EAD8u == load32(p + pos + 8)) return pos;
     }
     return -1;
@@ -555,6 +556,7 @@ static Py_ssize_t find_header_sw(const uint8_t *p, Py_ssize_t pos, Py_ssize_t en
 #ifdef HAVE_SSE42_PATH
 __attribute__((target("sse4.2"))) static Py_ssize_t find_header_hw(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end) {
     for (; pos < end; pos++) {
+        if (p[pos + 7]) { pos += 3; continue; }  /* and the loop's pos++ */
         uint64_t length = load64_le(p + pos);
         if (length > MAX_RECORD) continue;
         uint32_t c = ~(uint32_t)_mm_crc32_u64(0xFFFFFFFFu, length);
@@ -569,7 +571,8 @@ static Py_ssize_t (*find_header)(const uint8_t *, Py_ssize_t, Py_ssize_t) = find
 static PyObject *sync_forward(PyObject *self, PyObject *args) {
     Py_buffer buf;
     Py_ssize_t pos, limit, size;
-    if (!PyArg_ParseTuple(args, "y*nnn", &buf, &pos, &limit, &size)) return NULL;
+    int software = 0;  /* tests: the table-driven CRC path that CPUs without SSE4.2 run */
+    if (!PyArg_ParseTuple(args, "y*nnn|p", &buf, &pos, &limit, &size, &software)) return NULL;
     if (pos < 0 || size < 0 || size > buf.len) {
         PyBuffer_Release(&buf);
         Py_RETURN_NONE;  /* the Python loop decides (it reads such offsets differently, or fails) */
@@ -580,7 +583,7 @@ static PyObject *sync_forward(PyObject *self, PyObject *args) {
     if (pos < end) {
         Py_ssize_t found;
         Py_BEGIN_ALLOW_THREADS
-        found = find_header(buf.buf, pos, end);
+        found = (software ? find_header_sw : find_header)(buf.buf, pos, end);
         Py_END_ALLOW_THREADS
         if (found >= 0) result = found;
     }
@@ -609,8 +612,9 @@ static PyMethodDef methods[] = {
     {"check_cell", check_cell, METH_VARARGS,
      "check_cell(hash, adjacency, operations, hash_fn) -> (arch JSON, vertices) or None (Python path)"},
     {"sync_forward", sync_forward, METH_VARARGS,
-     "sync_forward(buf, pos, limit, size) -> tfrecord.sync_forward's offset, or None for arguments it\n"
-     "leaves to the Python loop (pos < 0, size past the buffer)"},
+     "sync_forward(buf, pos, limit, size, software=False) -> tfrecord.sync_forward's offset, or None for\n"
+     "arguments it leaves to the Python loop (pos < 0, size past the buffer); software: the CRC path of\n"
+     "CPUs without SSE4.2 (for tests)"},
     {"masked_crc32c", masked_crc32c, METH_VARARGS, "masked_crc32c(data) -> TensorFlow's masked CRC-32C"},
     {NULL, NULL, 0, NULL}};
 
