@@ -27,8 +27,9 @@ before the C unpickler sees the bytes (docs/formats.md#safety-rules):
   breaks the rule is checked precisely: up to _LOCAL_PROOFS of them are each shown not to start an
   opcode from the bytes just before it (`_not_an_opcode`, cheap); otherwise the pickle is walked
   opcode by opcode from its start, exactly as the C unpickler reads it (`_walk`, about 20 ns a
-  byte). Only a real PUT is refused, by its offset. BINPUT (1-byte index) and MEMOIZE (the next
-  index) cannot break the rule.
+  byte in Python; `_walk_c`, the same walk in C, _opwalk.c, where it is built). Only a real PUT
+  is refused, by its offset. BINPUT (1-byte index) and MEMOIZE (the next index) cannot break the
+  rule.
 * **Tuples.** Hashing a tuple recurses in C without a depth check: a dict key of 150,000 nested
   tuples (150 KB) crashes the interpreter inside the C unpickler. Tuple depth is at most the
   number of tuple opcodes (TUPLE1-3, and TUPLE, which needs a MARK each); if the bytes that look
@@ -43,6 +44,8 @@ from __future__ import annotations
 import _compat_pickle
 import gc
 import io
+import mmap
+import os
 import pickle
 import pickletools
 import re
@@ -52,6 +55,15 @@ from itertools import compress
 import numpy as np
 
 from ..errors import RawFormatError, UnsafePickleError, shown
+
+_opwalk = None
+if os.environ.get("NASBENCH_PURE_PYTHON", "") in ("", "0"):  # set to 1: the Python walk even where C is built
+    try:  # the opcode walk in C (built with the package when a compiler is present)
+        from . import _opwalk
+    except ImportError:  # pragma: no cover - installs without a compiler
+        pass
+# Which opcode walk check_pickle runs, decided once above: "c" (`_walk_c`) or "python" (`_walk`).
+WALK_IMPLEMENTATION = "python" if _opwalk is None else "c"
 
 TOMBSTONE_GLOBAL = ("nasbench_store.safety.unpickler", "TOMBSTONE")
 MAX_NESTING = 100
@@ -359,6 +371,48 @@ def _walk(data, pos: int, end: int, last: int, limit: int | None, shift: int, co
     return None
 
 
+_KIND_BYTES = bytes(k & 0xFF for k in _KINDS)     # _KINDS as signed bytes, the table the C walk reads
+_C_BUFFERS = (bytes, bytearray, mmap.mmap)
+_C_FAR = 1 << 61                                  # bounds and shifts the C walk takes (int64, no overflow)
+
+
+def _walk_c(data, pos: int, end: int, last: int, limit: int | None, shift: int, count_tuples: bool):
+    """`_walk` in C (_opwalk.walk, GIL released on long ranges): the same answer for every input.
+
+    The C loop reads text PUT lines of plain ASCII digits itself and hands any other line back here
+    for `_put_index` (Python's int(): spaces, a sign, underscores), then goes on after it. Arguments
+    it does not take (another type of buffer, pos < 0, end past the data, bounds beyond 2**61) run
+    the Python walk instead.
+    """
+    stop = min(end, last + 1)
+    if pos >= stop:
+        return None
+    if (_opwalk is None or not isinstance(data, _C_BUFFERS) or pos < 0 or end > len(data)
+            or not -_C_FAR <= shift <= _C_FAR or (limit is not None and not -_C_FAR <= limit <= _C_FAR)):
+        return _walk(data, pos, end, last, limit, shift, count_tuples)
+    walk, kinds, has_limit, max_tuples = _opwalk.walk, _KIND_BYTES, limit is not None, min(MAX_TUPLE_OPCODES, _C_FAR)
+    start, tuples = pos, 0
+    while True:
+        status, pos, value, tuples = walk(data, kinds, pos, stop, end, has_limit, limit or 0, shift,
+                                          count_tuples, tuples, max_tuples)
+        if status == _opwalk.WALK_DONE:
+            return None
+        if status == _opwalk.WALK_PUT:
+            return "put", pos, value
+        if status == _opwalk.WALK_TUPLES:
+            return "tuples", pos, value
+        if status != _opwalk.WALK_SLOW:   # WALK_ARGS: not reached after the checks above
+            return _walk(data, start, end, last, limit, shift, count_tuples)
+        index = _put_index(bytes(data[pos + 1:value + 1]))
+        if index is not None and index > (pos + shift if limit is None else limit):
+            return "put", pos, index
+        pos = value + 1
+
+
+# The walk check_pickle runs: C where built (and not NASBENCH_PURE_PYTHON=1), else the Python loop.
+_walk_opcodes = _walk if _opwalk is None else _walk_c
+
+
 def _put_lookalikes(data, start: int, end: int, bound_at_start: int, limit: int | None) -> list[int]:
     """Offsets in data[start:end] of the byte sequences that read as a PUT breaking the rule, in order.
 
@@ -514,7 +568,7 @@ def check_pickle(data, where: str, start: int = 0, end: int | None = None, *, ba
         if not unresolved:
             return
         last = unresolved[-1]
-    problem = _walk(data, start, end, last, limit, base - start, count_tuples)
+    problem = _walk_opcodes(data, start, end, last, limit, base - start, count_tuples)
     if problem is None:
         return
     kind, pos, value = problem
