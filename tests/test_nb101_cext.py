@@ -75,13 +75,15 @@ def test_scan_status_codes_and_implementation_switch(recordscan):
     assert (records.SCAN_DONE, records.SCAN_FULL, records.SCAN_SLOW) == (
         recordscan.SCAN_DONE, recordscan.SCAN_FULL, recordscan.SCAN_SLOW)
     assert records.RECORD_IMPLEMENTATION == "c"
-    code = "from nasbench_store.nasbench101 import records; print(records.RECORD_IMPLEMENTATION)"
+    # the record loop and tfrecord.sync_forward (a shard's first header) switch together
+    code = ("from nasbench_store import tfrecord; from nasbench_store.nasbench101 import records; "
+            "print(records.RECORD_IMPLEMENTATION, tfrecord.sync_implementation())")
     env = {k: v for k, v in os.environ.items() if k != "NASBENCH_PURE_PYTHON"}
     for pure, expected in (("1", "python"), ("0", "c"), (None, "c")):
         run_env = env if pure is None else {**env, "NASBENCH_PURE_PYTHON": pure}
         proc = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.split() == [expected], pure
+        assert proc.stdout.split() == [expected, expected], pure
 
 
 def test_crc_equals_the_crc32c_package(recordscan):

@@ -56,16 +56,6 @@ def c_sync(recordscan):  # noqa: F811
     return recordscan.sync_forward
 
 
-def test_implementation_switch(c_sync):
-    code = "from nasbench_store import tfrecord; print(tfrecord.sync_implementation())"
-    env = {k: v for k, v in os.environ.items() if k != "NASBENCH_PURE_PYTHON"}
-    for pure, expected in (("1", "python"), ("0", "c"), (None, "c")):
-        run_env = env if pure is None else {**env, "NASBENCH_PURE_PYTHON": pure}
-        proc = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.split() == [expected], pure
-
-
 def test_every_start_offset_of_a_fixture_file(c_sync, tmp_path):
     raw = tmp_path / "nasbench_full.tfrecord"
     synthetic.write_tfrecord(raw, synthetic.canonical_cells(3), epochs=(4, 108), repeats=1, seed=4)
