@@ -13,50 +13,14 @@ file with it in another fresh interpreter for comparison.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import statistics
-import subprocess
-import sys
 import time
 
-CHILD = r"""
-import json, os, resource, time
-def rss_mb():
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-base = rss_mb()
-t0 = time.perf_counter()
-{imports}
-t1 = time.perf_counter()
-imported = rss_mb()
-nb = {construct}
-t2 = time.perf_counter()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({{"import_s": t1 - t0, "construct_s": t2 - t1, "rss_start_mb": base, "rss_imported_mb": imported,
-                  "rss_constructed_mb": rss_mb(), "peak_rss_mb": peak}}))
-"""
+from bench_common import fresh_interpreter, percentiles, rss_mb
 
 
-def rss_mb() -> float:
-    """Resident set size of this process now, from /proc (Linux)."""
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def fresh_construction(imports: str, construct: str) -> dict:
-    code = CHILD.format(imports=imports, construct=construct)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if proc.returncode:
-        raise SystemExit(f"construction failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def percentiles(samples_ns: list[int]) -> str:
-    ms = sorted(s / 1e6 for s in samples_ns)
-    q = statistics.quantiles(ms, n=100)
-    return f"p50 {q[49]:.3f} ms, p90 {q[89]:.3f} ms, p99 {q[98]:.3f} ms, max {ms[-1]:.3f} ms"
+def ms(samples_ns: list[int]) -> list[float]:
+    return [s / 1e6 for s in samples_ns]
 
 
 def main() -> None:
@@ -69,11 +33,13 @@ def main() -> None:
     from nasbench_store.compat.nasbench import api
 
     given = repr(args.store)
-    fig = fresh_construction("from nasbench_store.compat.nasbench import api", f"api.NASBench({given})")
+    fig = fresh_interpreter("from nasbench_store.compat.nasbench import api", f"api.NASBench({given})")
+    if isinstance(fig, str):
+        raise SystemExit(f"construction failed: {fig}")
     print(f"store: {api.NASBench(args.store).dataset_file}")
     print(f"construction (fresh interpreter): import {fig['import_s']:.3f} s, NASBench() {fig['construct_s']:.3f} s; "
-          f"RSS {fig['rss_start_mb']:.0f} MB at start, {fig['rss_imported_mb']:.0f} MB after import, "
-          f"{fig['rss_constructed_mb']:.0f} MB after construction (peak {fig['peak_rss_mb']:.0f} MB)")
+          f"RSS {fig['rss_start_mb']:.0f} MB at start, {fig['rss_import_mb']:.0f} MB after import, "
+          f"{fig['rss_mb']:.0f} MB after construction (peak {fig['peak_rss_mb']:.0f} MB)")
 
     nb = api.NASBench(args.store, seed=0)
     started = time.perf_counter()
@@ -99,8 +65,8 @@ def main() -> None:
             t = time.perf_counter_ns()
             nb.query(api.ModelSpec(fixed_stat["module_adjacency"], fixed_stat["module_operations"]), epochs)
             with_spec.append(time.perf_counter_ns() - t)
-    print(f"query({epochs} epochs), {args.queries} calls on {len(specs)} random cells: {percentiles(samples)}")
-    print(f"ModelSpec(...) + query, {len(with_spec)} calls: {percentiles(with_spec)}")
+    print(f"query({epochs} epochs), {args.queries} calls on {len(specs)} random cells: {percentiles(ms(samples))}")
+    print(f"ModelSpec(...) + query, {len(with_spec)} calls: {percentiles(ms(with_spec))}")
 
     started = time.perf_counter()
     for h in nb.hash_iterator():
@@ -110,14 +76,12 @@ def main() -> None:
     print(f"RSS of this process after the pass: {rss_mb():.0f} MB")
 
     if args.official:
-        try:
-            official = fresh_construction("from nasbench import api as official",
-                                          f"official.NASBench({args.official!r})")
-        except SystemExit as exc:
-            print(f"google's nasbench could not be run here ({str(exc).strip().splitlines()[-1]})")
+        official = fresh_interpreter("from nasbench import api as official", f"official.NASBench({args.official!r})")
+        if isinstance(official, str):
+            print(f"google's nasbench could not be run here ({official})")
         else:
             print(f"google's nasbench on {args.official}: construction {official['construct_s']:.1f} s, "
-                  f"RSS {official['rss_constructed_mb']:.0f} MB (peak {official['peak_rss_mb']:.0f} MB)")
+                  f"RSS {official['rss_mb']:.0f} MB (peak {official['peak_rss_mb']:.0f} MB)")
 
 
 if __name__ == "__main__":

@@ -1,35 +1,39 @@
-"""NAS-Bench-201 conversion at full scale: a synthetic legacy .pth of the release's shape.
+"""NAS-Bench-201 at full scale: generate a synthetic legacy .pth of the v1_1 release's shape, build it
+with the real workflow, and print wall time, every job's wall, CPU and peak RSS, and the no-op rerun time.
 
-    .venv/bin/python benchmarks/nb201_bench.py [--scale 1.0] [--pth PATH] [--nats-archs 2000]
+    .venv/bin/python benchmarks/nb201_bench.py [--cores 2] [--scale 1.0] [--pth PATH] [--nats-archs 0]
 
-Writes (or reuses) a legacy torch .pth with round(15625 × scale) architectures, every one with
-results (1-3 seeds at 200 epochs, the v1_1 12-epoch runs, fresh key strings per result, globally
-increasing memo indices), without holding it in memory: the first 256 architectures come from the
-fixture writer, the rest are copies of three writer-made templates (one per seed pattern) whose
-memo indices are shifted and floats redrawn with numpy. Then, each in a fresh process as the
-workflow runs them: the .pth -> part conversion, and the SQLite and Parquet assembly side by side.
-Prints wall times and each job's peak RSS; as a baseline in the same run, the C unpickler's
-whole-file pickle.load (only where it fits in memory: scale <= 0.1) against the streaming reader.
-Also converts a NATS-tss archive of --nats-archs architectures in 2 jobs.
-Targets (issue 4): the 5 GB .pth in <= 5 minutes on 2 cores within 4 GB; NATS within 1 GB.
+The .pth (round(15625 x scale) architectures, every one with results: 1-3 seeds at 200 epochs, the
+v1_1 12-epoch runs, fresh key strings per result, globally increasing memo indices; 4.04 GB at full
+scale) is written once under benchmarks/data/ and reused, without holding it in memory: the first
+256 architectures come from the fixture writer, the rest are copies of three writer-made templates
+(one per seed pattern) whose memo indices are shifted and floats redrawn with numpy. The build's
+figure is given as a ratio against a baseline measured in the same run, in a fresh process: the
+streaming .pth reader alone (`LegacyPth.archs()` over the whole file); where the file fits in
+memory (scale <= 0.1) also the C unpickler's whole-file pickle.load. `--nats-archs N` also builds a
+NATS-tss archive of N architectures (8 jobs). Targets (issue 14): the whole build <= 2x the
+streaming reader, every job's peak RSS <= 2 GB.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import pickletools
-import resource
-import tempfile
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from bench_common import cpu_seconds, job_figures, print_dry_run, print_jobs, rss_mb, run_workflow
 
 from nasbench_store.nasbench201 import synthetic as fx
-from nasbench_store.nasbench201.convert import convert_part, write_store
 from nasbench_store.nasbench201.picklewriter import Protocol2Writer
 from nasbench_store.nasbench201.pth import LegacyPth
+
+DATA = Path(__file__).parent / "data"
+OUT = Path(__file__).parent / "out"
 
 FULL = 15625
 FIRST_FROM_WRITER = 256
@@ -129,43 +133,22 @@ def write_big_pth(path: Path, num_archs: int, seed: int = 0) -> None:
         w.flush()
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_s() -> float:
-    """CPU seconds of this process: on a shared machine, steadier than wall time."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def part_job(raw: str, part: str, index: int = 0, count: int = 1) -> tuple[dict, float, float, float]:
-    started, cpu = time.perf_counter(), cpu_s()
-    info = convert_part(raw, part, index, count)
-    return info, time.perf_counter() - started, cpu_s() - cpu, peak_mb()
-
-
-def store_job(parts: list[str], out: str) -> tuple[dict, float, float, float]:
-    started, cpu = time.perf_counter(), cpu_s()
-    out = Path(out)
-    counts = write_store(parts, db_path=out) if out.suffix == ".db" else write_store(parts, parquet_dir=out)
-    return counts, time.perf_counter() - started, cpu_s() - cpu, peak_mb()
-
-
 def stream_only(raw: str) -> tuple[int, float, float, float]:
-    started, cpu = time.perf_counter(), cpu_s()
+    """The baseline: the streaming reader over every architecture of the file, nothing else."""
+    started, cpu = time.perf_counter(), cpu_seconds()
     with LegacyPth(raw) as src:
         n = sum(1 for _ in src.archs())
-    return n, time.perf_counter() - started, cpu_s() - cpu, peak_mb()
+    return n, time.perf_counter() - started, cpu_seconds() - cpu, rss_mb("VmHWM")
 
 
 def whole_load(raw: str) -> tuple[float, float, float]:
-    started, cpu = time.perf_counter(), cpu_s()
+    """NNI's and the official API's way: the C unpickler over the whole file (torch's 5 pickles)."""
+    started, cpu = time.perf_counter(), cpu_seconds()
     with open(raw, "rb") as f:
         for _ in range(5):
             obj = pickle.load(f)
     del obj
-    return time.perf_counter() - started, cpu_s() - cpu, peak_mb()
+    return time.perf_counter() - started, cpu_seconds() - cpu, rss_mb("VmHWM")
 
 
 def fresh(fn, *args):
@@ -173,64 +156,61 @@ def fresh(fn, *args):
         return ex.submit(fn, *args).result()
 
 
-def convert_and_assemble(raw: Path, work: Path, jobs: int) -> None:
-    parts = [str(work / f"part-{i}.parquet") for i in range(jobs)]
-    started = time.perf_counter()
-    with ProcessPoolExecutor(2) as ex:
-        results = list(ex.map(part_job, [str(raw)] * jobs, parts, range(jobs), [jobs] * jobs))
-    t_parts = time.perf_counter() - started
-    for info, secs, cpu, mb in results:
-        print(f"  part {info['index']}/{info['count']}: {info['archs']} archs, {info['trials']} trials "
-              f"in {secs:.1f} s wall / {cpu:.1f} s CPU, peak RSS {mb:.0f} MB")
-    started = time.perf_counter()
-    with ProcessPoolExecutor(2) as ex:
-        db = ex.submit(store_job, parts, str(work / "nasbench201.db"))
-        pq_dir = work / "parquet"
-        pq_dir.mkdir(exist_ok=True)
-        parquet = ex.submit(store_job, parts, str(pq_dir))
-        (counts, t_db, c_db, mb_db), (_, t_pq, c_pq, mb_pq) = db.result(), parquet.result()
-    t_store = time.perf_counter() - started
-    print(f"  SQLite {t_db:.1f} s wall / {c_db:.1f} s CPU (peak {mb_db:.0f} MB) | Parquet {t_pq:.1f} s wall / "
-          f"{c_pq:.1f} s CPU (peak {mb_pq:.0f} MB), side by side")
-    print(f"  rows: {counts}")
-    print(f"  TOTAL wall {t_parts + t_store:.1f} s (parts {t_parts:.1f} s + store {t_store:.1f} s); "
-          f"db {(work / 'nasbench201.db').stat().st_size / 1e9:.2f} GB")
+def build(name: str, raw: Path, cores: int, jobs: int | None = None) -> tuple[float, list]:
+    """The real workflow on `raw` in benchmarks/out/<name>; its wall seconds and job figures."""
+    work = OUT / name
+    shutil.rmtree(work, ignore_errors=True)
+    config = {"store_dir": str(work / "store"), "work_dir": str(work / "work"), "benchmarks": ["nasbench201"],
+              "sources": {"nasbench201": {"path": str(raw)}}}
+    if jobs:
+        config["nasbench201"] = {"jobs": jobs}
+    load = os.getloadavg()[0]
+    wall = run_workflow(work / "wd", config, cores=cores)
+    print(f"build of {raw.name}: {wall:.1f} s wall on {cores} cores; load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after")
+    rows = job_figures(work / "work" / "logs")
+    print_jobs(rows)
+    print(f"  every job's peak RSS <= 2 GB: {'yes' if max(r[2] for r in rows) <= 2048 else 'NO'}")
+    db = work / "store" / "nasbench201.db"
+    print(f"  nasbench201.db {db.stat().st_size / 1e9:.2f} GB")
+    print_dry_run(work / "wd", config, cores=cores)
+    return wall, rows
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--pth", type=Path, help="reuse or create the synthetic .pth here")
-    ap.add_argument("--nats-archs", type=int, default=2000)
-    ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--nats-archs", type=int, default=0, help="also build a NATS-tss archive of this many archs")
     args = ap.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="nb201-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
     n = max(1, round(FULL * args.scale))
-    raw = args.pth or work / f"synthetic-{n}.pth"
+    raw = args.pth or DATA / f"nb201-{n}-archs.pth"
     if not raw.exists():
+        raw.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        fresh(write_big_pth, raw, n)
-        print(f"wrote {raw}: {n} archs, {raw.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - started:.0f} s")
-    print(f"{raw}: {raw.stat().st_size / 1e9:.2f} GB")
+        tmp = raw.with_suffix(".partial")
+        fresh(write_big_pth, tmp, n)
+        tmp.replace(raw)
+        print(f"generated {raw}: {n} archs in {time.perf_counter() - started:.0f} s")
+    print(f"{raw}: {raw.stat().st_size / 1e9:.2f} GB, {n} architectures")
     archs, t_stream, c_stream, mb_stream = fresh(stream_only, str(raw))
-    print(f"streaming reader alone: {archs} archs in {t_stream:.1f} s wall / {c_stream:.1f} s CPU, "
+    assert archs == n, archs
+    print(f"baseline: the streaming reader alone: {archs} archs in {t_stream:.1f} s wall, {c_stream:.1f} s CPU, "
           f"peak RSS {mb_stream:.0f} MB")
     if args.scale <= 0.1:
         t_whole, c_whole, mb_whole = fresh(whole_load, str(raw))
-        print(f"baseline, whole-file C pickle.load: {t_whole:.1f} s wall / {c_whole:.1f} s CPU, peak RSS "
-              f"{mb_whole:.0f} MB -> streaming/whole CPU {c_stream / c_whole:.2f}x, memory {mb_stream / mb_whole:.2f}x")
-    print(".pth conversion (1 job: a .pth is one pickle stream):")
-    (work / "pth").mkdir(exist_ok=True)
-    convert_and_assemble(raw, work / "pth", 1)
+        print(f"  (whole-file C pickle.load: {t_whole:.1f} s wall / {c_whole:.1f} s CPU, peak RSS {mb_whole:.0f} MB; "
+              f"streaming/whole CPU {c_stream / c_whole:.2f}x, memory {mb_stream / mb_whole:.2f}x)")
+    tag = "nb201" if args.scale == 1.0 else f"nb201-x{args.scale:g}"
+    wall, _ = build(tag, raw, args.cores)
+    print(f"build / streaming reader: {wall / t_stream:.2f}x (target <= 2x)")
     if args.nats_archs:
-        nats = work / f"nats-{args.nats_archs}.tar"
+        nats = DATA / f"nats-tss-{args.nats_archs}-archs.tar"
         if not nats.exists():
             fresh(fx.write_nats_tss_archive, nats, args.nats_archs, 0, None, True)
-        print(f"NATS archive of {args.nats_archs} archs ({nats.stat().st_size / 1e6:.0f} MB), 2 jobs:")
-        (work / "nats").mkdir(exist_ok=True)
-        convert_and_assemble(nats, work / "nats", 2)
-    print(f"work dir: {work}")
+        print(f"NATS-tss archive of {args.nats_archs} archs ({nats.stat().st_size / 1e6:.0f} MB):")
+        build(f"{tag}-nats", nats, args.cores, jobs=8)
 
 
 if __name__ == "__main__":

@@ -15,49 +15,16 @@ Targets from issue 12: construction <= 1 s and <= 200 MB RSS, get_more_info <= 0
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_common import fresh_interpreter, percentiles
+
 FULL = 15625
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
-# Run in a fresh interpreter: import, construct, report seconds and memory as JSON on the last line.
-MEASURE = """
-import json, os, time
-def resident(field="VmRSS"):   # VmHWM: the peak of this process (ru_maxrss carries the parent's over exec)
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":")) / 1024
-before = resident()
-t0 = time.perf_counter()
-{imports}
-t1 = time.perf_counter()
-after_import = resident()
-api = {construct}
-t2 = time.perf_counter()
-constructed = resident()
-{after}
-print(json.dumps({{"import_s": t1 - t0, "construct_s": t2 - t1, "rss_start_mb": before,
-                  "rss_import_mb": after_import, "rss_mb": constructed, "rss_after_mb": resident(),
-                  "after_s": time.perf_counter() - t2, "peak_rss_mb": resident("VmHWM")}}))
-"""
-
-
-def fresh(imports: str, construct: str, env: dict, after: str = "") -> dict | str:
-    """Figures of one construction (then of `after`) in a new interpreter, or the reason it could not run."""
-    code = MEASURE.format(imports=imports, construct=construct, after=after)
-    proc = subprocess.run([sys.executable, "-c", code],
-                          capture_output=True, text=True, env={**os.environ, **env})
-    if proc.returncode:
-        return proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def show_construction(name: str, fig) -> None:
     if isinstance(fig, str):
         print(f"  {name:<34} not run: {fig}")
@@ -68,7 +35,7 @@ def show_construction(name: str, fig) -> None:
 
 
 def timed(calls) -> str:
-    """p50/p90/p99 of the calls (each a zero-argument function), in milliseconds. A call may raise as the
+    """p50/p90/p99/max of the calls (each a zero-argument function), in milliseconds. A call may raise as the
     original does (nats_bench's get_cost_info refuses runs whose FLOPs disagree without a seed 888)."""
     samples, raised = [], 0
     for call in calls:
@@ -78,9 +45,7 @@ def timed(calls) -> str:
         except ValueError:
             raised += 1
         samples.append((time.perf_counter_ns() - start) / 1e6)
-    cuts = statistics.quantiles(samples, n=100)
-    return (f"p50 {cuts[49]:.3f} ms, p90 {cuts[89]:.3f} ms, p99 {cuts[98]:.3f} ms ({len(samples)} calls"
-            + (f", {raised} raised ValueError)" if raised else ")"))
+    return f"{percentiles(samples)} ({len(samples)} calls" + (f", {raised} raised ValueError)" if raised else ")")
 
 
 def workload(api, evaluated: list[int], n: int, seed: int) -> dict[str, list]:
@@ -140,9 +105,9 @@ def main() -> None:
     os.environ.update(env)
 
     print("construction, each in a fresh interpreter (the first facade run hashes the .pth once):")
-    show_construction("facade NASBench201API(.pth) cold", fresh(
+    show_construction("facade NASBench201API(.pth) cold", fresh_interpreter(
         "from nasbench_store.compat.nas_201_api import NASBench201API", f"NASBench201API({str(pth)!r}, verbose=False)",
-        env))
+        env=env))
     for name, imports, construct in (
             ("facade NASBench201API(.pth)", "from nasbench_store.compat.nas_201_api import NASBench201API",
              f"NASBench201API({str(pth)!r}, verbose=False)"),
@@ -154,7 +119,7 @@ def main() -> None:
              f"NASBench201API({str(pth)!r}, verbose=False)"),
             ("official nats_bench (NATS dir, fast)", "from nats_bench import create",
              f"create({str(nats)!r}, 'tss', fast_mode=True, verbose=False)")):
-        show_construction(name, fresh(imports, construct, env))
+        show_construction(name, fresh_interpreter(imports, construct, env=env))
 
     every = (f"for i in {chosen!r}:\n    for d in {DATASETS!r}:\n"
              "        api.get_more_info(i, d, hp='200'); api.get_more_info(i, d, hp='12')")
@@ -163,7 +128,7 @@ def main() -> None:
              f"NASBench201API({str(store)!r}, verbose=False)"),
             ("official nas_201_api", "from nas_201_api import NASBench201API",
              f"NASBench201API({str(pth)!r}, verbose=False)")):
-        fig = fresh(imports, construct, env, after=every)
+        fig = fresh_interpreter(imports, construct, after=every, env=env)
         if not isinstance(fig, str):
             print(f"  {name}: get_more_info on every architecture, dataset and budget took {fig['after_s']:.2f} s; "
                   f"RSS {fig['rss_mb']:.0f} MB after construction, {fig['rss_after_mb']:.0f} MB after")
