@@ -9,7 +9,7 @@ from helpers import REQUIRE_SWITCHES, Workflow, switch_on
 
 
 def pytest_report_header(config):
-    """Which graph hash, NB101 record loop and SQLite insert run (C or the pure-Python fallbacks), and
+    """Which graph hash, NB101 record loop, pickle walk and SQLite insert run (C or the pure-Python fallbacks), and
     which skips would fail."""
     try:
         from nasbench_store.nasbench101.graph import HASH_IMPLEMENTATION as implementation
@@ -17,11 +17,13 @@ def pytest_report_header(config):
         implementation = f"unknown ({type(exc).__name__}: {exc})"
     try:
         from nasbench_store.nasbench101.records import RECORD_IMPLEMENTATION as records
+        from nasbench_store.safety.unpickler import WALK_IMPLEMENTATION as walk
         from nasbench_store.tablewriter import INSERT_IMPLEMENTATION as inserts
     except Exception as exc:
-        records = inserts = f"unknown ({type(exc).__name__}: {exc})"
+        records = walk = inserts = f"unknown ({type(exc).__name__}: {exc})"
     required = [name for name in REQUIRE_SWITCHES if switch_on(name)]
-    return [f"nasbench_store graph hash: {implementation}; NB101 record loop: {records}; SQLite inserts: {inserts}",
+    return [f"nasbench_store graph hash: {implementation}; NB101 record loop: {records}; pickle opcode walk: {walk}; "
+            f"SQLite inserts: {inserts}",
             f"required, failing instead of skipping: {', '.join(required) or 'nothing'}"]
 
 
