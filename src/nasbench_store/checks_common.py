@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .database import connect_readonly
+from .parts import row_groups
 from .registry import get
 
 
@@ -34,7 +35,7 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
         numeric = [f.name for f in pf.schema_arrow if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
         sums = {c: 0.0 for c in numeric}
         nulls = {c: 0 for c in numeric}
-        for batch in pf.iter_batches(columns=numeric, batch_size=1 << 20):
+        for batch in row_groups(parquet_dir / f"{table}.parquet", numeric):
             for c in numeric:
                 col = batch.column(c)
                 sums[c] += (pc.sum(col).as_py() or 0)

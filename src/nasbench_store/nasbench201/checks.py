@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..checks_common import sql_list, table_checks
+from ..parts import row_groups
 from .constants import DATASETS, EDGES, EPOCHS, PRIMITIVES, SPLITS
 from .space import parse_arch_str
 
@@ -151,7 +152,7 @@ def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -
     return np.where(found, values[at] if len(keys) else missing, missing)
 
 
-def values_only_where_keys(parquet_dir: Path, batch_rows: int = 1 << 20) -> list[str]:
+def values_only_where_keys(parquet_dir: Path) -> list[str]:
     """Rule "NNI's per-epoch values only where the release has the key", in linear time.
 
     As a SQL join of each per-epoch row to the span holding its epoch it was quadratic in a run's
@@ -164,28 +165,37 @@ def values_only_where_keys(parquet_dir: Path, batch_rows: int = 1 << 20) -> list
 
     configs = table("nb201trialconfig", ["id", "dataset"])
     trials = table("nb201trialstats", ["id", "config_id"])
-    spans = table("nb201epochspan", ["trial_id", "from_epoch", "to_epoch",
-                                     *sorted({_flag_column(c, d) for c in _NNI_COLUMNS for d in DATASETS})])
     dataset_code = pc.index_in(configs.column("dataset"), value_set=pa.array(DATASETS)).fill_null(-1).to_numpy()
-    trial_dataset = _lookup(configs.column("id").to_numpy(), dataset_code,
-                            _lookup(trials.column("id").to_numpy(), trials.column("config_id").to_numpy(),
-                                    spans.column("trial_id").to_numpy(), -1), -1)
-    # per span, one bit per NNI column: whether the release holds that column's key over the span
-    allowed = np.zeros(spans.num_rows, np.uint8)
-    for bit, nni_column in enumerate(_NNI_COLUMNS):
-        for code, dataset in enumerate(DATASETS):
-            flag = spans.column(_flag_column(nni_column, dataset)).to_numpy() == 1
-            allowed |= ((trial_dataset == code) & flag).astype(np.uint8) << bit
-    key = (spans.column("trial_id").to_numpy() << _EPOCH_BITS) | np.clip(spans.column("from_epoch").to_numpy(), 0,
-                                                                        (1 << _EPOCH_BITS) - 1)
-    if not len(key):
+    trial_ids = trials.column("id").to_numpy()
+    trial_dataset = _lookup(configs.column("id").to_numpy(), dataset_code, trials.column("config_id").to_numpy(), -1)
+    # Per span 13 bytes, read a batch at a time (a run of the release has a span per epoch: tens of
+    # millions): its (trial, from_epoch) key, to_epoch, and one bit per NNI column saying whether the
+    # release holds that column's key over the span.
+    spans = Path(parquet_dir) / "nb201epochspan.parquet"
+    n = pq.ParquetFile(spans).metadata.num_rows
+    if not n:
         return []  # no spans: no row has one to break (another rule requires them)
-    order = np.argsort(key, kind="stable")
-    key, allowed, to_epoch = key[order], allowed[order], spans.column("to_epoch").to_numpy()[order]
-    del spans, order
+    key, to_epoch, allowed = np.empty(n, np.int64), np.empty(n, np.int32), np.zeros(n, np.uint8)
+    flags = sorted({_flag_column(c, d) for c in _NNI_COLUMNS for d in DATASETS})
+    done = 0
+    for batch in row_groups(spans, ["trial_id", "from_epoch", "to_epoch", *flags]):
+        rows = slice(done, done + batch.num_rows)
+        trial = batch.column("trial_id").to_numpy()
+        key[rows] = (trial << _EPOCH_BITS) | np.clip(batch.column("from_epoch").to_numpy(), 0, (1 << _EPOCH_BITS) - 1)
+        to_epoch[rows] = np.clip(batch.column("to_epoch").to_numpy(), -1, 1 << 30)
+        dataset = _lookup(trial_ids, trial_dataset, trial, -1)
+        for bit, nni_column in enumerate(_NNI_COLUMNS):
+            for code, name in enumerate(DATASETS):
+                flag = batch.column(_flag_column(nni_column, name)).to_numpy() == 1
+                allowed[rows] |= ((dataset == code) & flag).astype(np.uint8) << bit
+        done += batch.num_rows
+    if np.any(key[1:] < key[:-1]):  # the converter writes spans in this order; any other store is sorted here
+        order = np.argsort(key, kind="stable")
+        key, allowed, to_epoch = key[order], allowed[order], to_epoch[order]
+        del order
     bad = 0
-    per_epoch = pq.ParquetFile(Path(parquet_dir) / "nb201intermediatestats.parquet")
-    for batch in per_epoch.iter_batches(batch_size=batch_rows, columns=["trial_id", "current_epoch", *_NNI_COLUMNS]):
+    per_epoch = Path(parquet_dir) / "nb201intermediatestats.parquet"
+    for batch in row_groups(per_epoch, ["trial_id", "current_epoch", *_NNI_COLUMNS]):
         trial = batch.column("trial_id").to_numpy()
         epoch = batch.column("current_epoch").to_numpy()
         wanted = (trial << _EPOCH_BITS) | np.clip(epoch, 0, (1 << _EPOCH_BITS) - 1)
