@@ -43,6 +43,7 @@ from ..parts import (
     part_rows,
     read_part_meta,
     rebatch,
+    row_groups,
     with_part_meta,
 )
 from ..progress import Progress
@@ -537,8 +538,9 @@ class Nb201Assembly:
             ], schema=CONFIG_SCHEMA)
 
     def _part_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        for p in self.parts:
-            yield from pq.ParquetFile(p).iter_batches(batch_size=FLUSH_TRIALS, columns=columns)
+        for p in self.parts:  # a row group at a time: iter_batches holds far more (parts.row_groups)
+            for group in row_groups(p, columns):
+                yield from group.to_batches(max_chunksize=FLUSH_TRIALS)
 
     def trials(self) -> Iterator[pa.RecordBatch]:
         ids = RowNumbers()
