@@ -27,6 +27,13 @@ def pytest_report_header(config):
             f"required, failing instead of skipping: {', '.join(required) or 'nothing'}"]
 
 
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory) -> tuple[Path, Path]:
+    """(wheel, venv): the working tree's wheel installed in a fresh venv, built once for the tests that use it."""
+    from helpers.wheel import install_wheel
+    return install_wheel(tmp_path_factory.mktemp("installed"))
+
+
 @pytest.fixture
 def workflow(tmp_path):
     """Factory: workflow(config overrides) -> Workflow with store/raw/work dirs under tmp_path."""

@@ -1,19 +1,14 @@
 """The workflow ships in the wheel: `nasbench-store build` and `demo` work from a plain install, no checkout.
 
-The slow test builds the wheel from a copy of the working tree, installs it with --no-deps into a
-fresh venv outside the repository, and runs the commands there from an empty directory. The fresh
-venv gets the dependencies (not this package) from the running environment through a `.pth` file
-listing a directory of links: a venv made with --system-site-packages would see the base
-interpreter's site-packages, which lack them, and installing them would download them all again.
+The slow test takes the wheel of the working tree installed into a fresh venv outside the repository
+(the session's `installed_wheel`, tests/helpers/wheel.py) and runs the commands there from an empty
+directory.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
@@ -55,46 +50,12 @@ def test_pyproject_ships_every_workflow_file():
     assert set(MARKERS) <= set(shipped)
 
 
-def copy_tree(dest: Path) -> Path:
-    """The working tree as a wheel would be built from it: files git tracks or would track."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                            check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        src = REPO / rel
-        if src.is_file() and not rel.startswith(".venv"):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
-
-
-def fresh_venv(path: Path, deps: Path) -> Path:
-    """A venv (no pip, no system site-packages) that sees the running environment's packages but this one."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    site = Path(subprocess.run([str(path / "bin" / "python"), "-c",
-                                "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())
-    deps.mkdir()
-    for entry in Path(sysconfig.get_path("purelib")).iterdir():
-        if not entry.name.startswith(("nasbench_store", "__editable__", "__pycache__")) and entry.suffix != ".pth":
-            (deps / entry.name).symlink_to(entry)
-    (site / "_nasbench_store_test_deps.pth").write_text(f"{deps}\n")
-    return path
-
-
 @pytest.mark.slow
-def test_wheel_installs_and_builds_without_a_checkout(tmp_path):
-    assert not tmp_path.is_relative_to(REPO)
-    src = copy_tree(tmp_path / "src")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path / "dist"), str(src)], check=True, capture_output=True, timeout=600)
-    [wheel] = (tmp_path / "dist").glob("nasbench_store-*.whl")
+def test_wheel_installs_and_builds_without_a_checkout(tmp_path, installed_wheel):
+    wheel, env = installed_wheel
     prefix = f"nasbench_store-{__version__}.data/data/{'/'.join(SHARE)}/"
     names = zipfile.ZipFile(wheel).namelist()
     assert {n[len(prefix):] for n in names if n.startswith(prefix)} == workflow_files()
-
-    env = fresh_venv(tmp_path / "env", tmp_path / "deps")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install", "--no-deps",
-                    "-q", str(wheel)], check=True, capture_output=True, timeout=600)
     share = env.joinpath(*SHARE)
     installed = sorted(p for p in share.rglob("*"))
     wd = tmp_path / "wd"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import REPO
-from test_cli_install import copy_tree, fresh_venv
+from helpers.wheel import fresh_venv
 
 from nasbench_store import __version__
 from nasbench_store.workflow_files import SHARE
@@ -117,18 +117,12 @@ def test_job_in_the_env_runs_the_checkouts_package(tmp_path):
 
 
 @pytest.mark.slow
-def test_job_in_the_env_runs_the_installed_package(tmp_path):
+def test_job_in_the_env_runs_the_installed_package(tmp_path, installed_wheel):
     """From a wheel installed outside the repository: `nasbench-store build` runs the installed workflow, and
     its job, in an environment without the package, imports the installed package (not the checkout's)."""
-    src = copy_tree(tmp_path / "src")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path / "dist"), str(src)], check=True, capture_output=True, timeout=600)
-    [wheel] = (tmp_path / "dist").glob("nasbench_store-*.whl")
+    wheel, host = installed_wheel
     shipped = f"nasbench_store-{__version__}.data/data/{'/'.join(SHARE)}/envs/nasbench-store.yaml"
     assert zipfile.ZipFile(wheel).read(shipped) == ENV_FILE.read_bytes()
-    host = fresh_venv(tmp_path / "host", tmp_path / "host-deps")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(host / "bin" / "python"), "install", "--no-deps",
-                    "-q", str(wheel)], check=True, capture_output=True, timeout=600)
     share = host.joinpath(*SHARE)
     wd = tmp_path / "wd"
     wd.mkdir()
