@@ -28,7 +28,7 @@ from .store import open_store
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 SIMULATED_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-CACHED_ARCHS = 4096   # architectures whose runs stay in memory (a few KB each)
+CACHED_ARCHS = 256  # architectures whose runs stay in memory: up to ~1 MB each (a span per epoch where times vary)
 
 
 def remap_dataset_set_names(dataset: str, metric_on_set: str) -> tuple[str, str]:
