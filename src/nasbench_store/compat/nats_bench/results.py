@@ -81,9 +81,9 @@ class Run:
     """One run: a dataset and seed at one budget. Values come from the store row by row, lazily."""
 
     __slots__ = ("store", "flavor", "trial_id", "dataset", "seed", "epochs", "final", "params", "flop", "latency",
-                 "channels", "num_cells", "num_classes", "arch_str", "eval_names", "spans", "_starts", "_epoch")
+                 "channels", "num_cells", "num_classes", "arch_str", "eval_names", "_spans", "_starts", "_epoch")
 
-    def __init__(self, store, flavor: Flavor, row: tuple, dataset: str, epochs: int, arch_str: str, spans: list):
+    def __init__(self, store, flavor: Flavor, row: tuple, dataset: str, epochs: int, arch_str: str):
         (self.trial_id, _, self.seed, *final, self.params, self.flop, self.latency, self.channels,
          self.num_cells, self.num_classes, eval_names) = row
         self.store, self.flavor, self.dataset, self.epochs, self.arch_str = store, flavor, dataset, epochs, arch_str
@@ -91,13 +91,22 @@ class Run:
         self.params = np.float64(self.params)      # the release's types: numpy params and latency, float FLOPs
         self.latency = np.float64(self.latency)
         self.eval_names = eval_names.split(",") if eval_names else []
-        self.spans = spans   # (from_epoch, to_epoch, 4 times, 8 has_* flags), covering 1..epochs in order
-        self._starts = [span[0] for span in spans]
+        self._spans: list | None = None   # read on first use (`spans`)
+        self._starts: list[int] = []
         self._epoch: tuple[int, tuple] | None = None   # the last epoch row read (one get_more_info reads it 8 times)
 
     # -- what the store holds, by the release's keys --------------------------------------------------
+    @property
+    def spans(self) -> list:
+        """(from_epoch, to_epoch, 4 times, 8 has_* flags), covering 1..epochs in order."""
+        if self._spans is None:
+            self._spans = self.store.run_spans(self.trial_id)
+            self._starts = [span[0] for span in self._spans]
+        return self._spans
+
     def _span(self, iepoch: int) -> tuple:
-        return self.spans[bisect.bisect_right(self._starts, iepoch + 1) - 1]
+        spans = self.spans
+        return spans[bisect.bisect_right(self._starts, iepoch + 1) - 1]
 
     def time(self, series: str, iepoch: int):
         """The time of `train` or an evaluation set at `iepoch` (None where the release has none)."""

@@ -103,9 +103,9 @@ _RUNS = ("SELECT s.id, s.config_id, s.seed, s.train_acc, s.valid_acc, s.test_acc
          "s.valid_loss, s.test_loss, s.ori_test_loss, s.parameters, s.flops, i.latency_mean, i.channels, i.num_cells, "
          "i.num_classes, i.eval_names FROM nb201trialstats s JOIN nb201trialinfo i ON i.trial_id = s.id "
          "WHERE s.config_id BETWEEN ? AND ? ORDER BY s.config_id, s.seed")
-_SPANS = ("SELECT trial_id, from_epoch, to_epoch, train_time, x_valid_time, x_test_time, ori_test_time, "
+_SPANS = ("SELECT from_epoch, to_epoch, train_time, x_valid_time, x_test_time, ori_test_time, "
           "has_train_acc, has_train_loss, has_x_valid_acc, has_x_valid_loss, has_x_test_acc, has_x_test_loss, "
-          "has_ori_test_acc, has_ori_test_loss FROM nb201epochspan WHERE trial_id BETWEEN ? AND ? ORDER BY id")
+          "has_ori_test_acc, has_ori_test_loss FROM nb201epochspan WHERE trial_id = ? ORDER BY id")
 _EPOCH = ("SELECT train_acc, valid_acc, test_acc, ori_test_acc, train_loss, valid_loss, test_loss, ori_test_loss "
           "FROM nb201intermediatestats WHERE trial_id = ? AND current_epoch = ?")
 _EMPTY_EPOCH = (None,) * 8
@@ -177,17 +177,19 @@ class Nb201Store:
         rows = self.conn.execute(_RUNS, (8 * index + 1, 8 * index + 8)).fetchall()
         if not rows:
             return None
-        spans: dict[int, list] = {}
-        for span in self.conn.execute(_SPANS, (min(r[0] for r in rows), max(r[0] for r in rows))):
-            spans.setdefault(span[0], []).append(span[1:])
         arch_str = self.meta_archs[index]
         by_hp: dict[str, dict[str, list[Run]]] = {}
         for row in rows:
             position = (row[1] - 1) % 8
             epochs, dataset = EPOCHS[position // 4], _STORE_TO_RAW[DATASETS[position % 4]]
-            run = Run(self, flavor, row, dataset, epochs, arch_str, spans.get(row[0], []))
+            run = Run(self, flavor, row, dataset, epochs, arch_str)
             by_hp.setdefault(str(epochs), {}).setdefault(dataset, []).append(run)
         return {hp: ArchRuns(index, arch_str, flavor, runs) for hp, runs in by_hp.items()}
+
+    def run_spans(self, trial_id: int) -> list[tuple]:
+        """A run's epoch spans in order: read when a call first needs its times or keys (a run of the
+        release has a span per epoch where its times vary, ~1,900 for an architecture's runs)."""
+        return self.conn.execute(_SPANS, (trial_id,)).fetchall()
 
     def epoch_values(self, trial_id: int, current_epoch: int) -> tuple:
         """NNI's 8 per-epoch values of a run (NULL = a missing key or a NaN; the spans say which)."""
