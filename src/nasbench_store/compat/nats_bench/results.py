@@ -15,7 +15,6 @@ passes its own (`NATS` for nats_bench, `NB201` for nas_201_api).
 from __future__ import annotations
 
 import bisect
-import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,7 +80,8 @@ class Run:
     """One run: a dataset and seed at one budget. Values come from the store row by row, lazily."""
 
     __slots__ = ("store", "flavor", "trial_id", "dataset", "seed", "epochs", "final", "params", "flop", "latency",
-                 "channels", "num_cells", "num_classes", "arch_str", "eval_names", "_spans", "_starts", "_epoch")
+                 "channels", "num_cells", "num_classes", "arch_str", "eval_names", "_spans", "_starts", "_epoch",
+                 "_times")
 
     def __init__(self, store, flavor: Flavor, row: tuple, dataset: str, epochs: int, arch_str: str):
         (self.trial_id, _, self.seed, *final, self.params, self.flop, self.latency, self.channels,
@@ -93,6 +93,7 @@ class Run:
         self.eval_names = eval_names.split(",") if eval_names else []
         self._spans: list | None = None   # read on first use (`spans`)
         self._starts: list[int] = []
+        self._times: dict[str, tuple[list, int | None]] = {}   # series -> every epoch's time, first missing
         self._epoch: tuple[int, tuple] | None = None   # the last epoch row read (one get_more_info reads it 8 times)
 
     # -- what the store holds, by the release's keys --------------------------------------------------
@@ -114,22 +115,24 @@ class Run:
 
     def times(self, series: str) -> list:
         """Every epoch's time of `train` or an evaluation set (None where the release has none)."""
-        column = 2 + SERIES.index(series)
-        return [span[column] for span in self.spans for _ in range(span[1] - span[0] + 1)]
+        return list(self._epoch_times(series)[0])
+
+    def _epoch_times(self, series: str) -> tuple[list, int | None]:
+        """(every epoch's time, the first epoch without one or None), made once per run and series."""
+        if series not in self._times:
+            column = 2 + SERIES.index(series)
+            times = [span[column] for span in self.spans for _ in range(span[1] - span[0] + 1)]
+            missing = next((span[0] - 1 for span in self.spans if span[column] is None), None)
+            self._times[series] = times, missing
+        return self._times[series]
 
     def total_time(self, series: str, iepoch: int, key=lambda e: e):
         """The sum of the times of epochs 0..iepoch, added in that order as the originals add them (sum
         over the same floats); KeyError(key(epoch)) for the first epoch without a time."""
-        column = 2 + SERIES.index(series)
-        parts = []
-        for span in self.spans:
-            first = span[0] - 1
-            if first > iepoch:
-                break
-            if span[column] is None:
-                raise KeyError(key(first))
-            parts.append(itertools.repeat(span[column], min(span[1] - 1, iepoch) - first + 1))
-        return sum(itertools.chain.from_iterable(parts))
+        times, missing = self._epoch_times(series)
+        if missing is not None and missing <= iepoch:
+            raise KeyError(key(missing))
+        return sum(times[:max(iepoch + 1, 0)])
 
     def has(self, series: str, metric: str, iepoch: int) -> bool:
         """Whether the release holds the metric ('acc' or 'loss') of `series` after epoch `iepoch`."""
