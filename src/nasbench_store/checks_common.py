@@ -53,19 +53,20 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
 def table_checks(db_path: Path, parquet_dir: Path, benchmark: str, rules: dict[str, str], extra=None) -> list[str]:
     """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given.
 
-    The rules and the Parquet comparison run side by side, each on its own read-only connection:
-    SQLite and Arrow release the GIL while they scan, so every core works on a table. Problems
-    are listed in the order of the rules, whatever finishes first.
+    The rules and each table's Parquet comparison run side by side, each on its own read-only
+    connection: SQLite and Arrow release the GIL while they scan, so every core works on a table.
+    Problems are listed in the order of the rules, then the tables, whatever finishes first.
     """
     def on_connection(check, *args) -> list[str]:
         with contextlib.closing(connect_readonly(db_path)) as conn:
             return check(conn, *args)
 
-    tables = list(get(benchmark).stored_tables)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        futures = [pool.submit(on_connection, count_violations, what, sql) for what, sql in rules.items()]
-        futures.append(pool.submit(on_connection, parquet_matches_sqlite, Path(parquet_dir), tables))
-        problems = [problem for future in futures for problem in future.result()]
+        # a table's Parquet-vs-SQLite sums are the longest tasks (every numeric column): started first
+        sums = [pool.submit(on_connection, parquet_matches_sqlite, Path(parquet_dir), [table])
+                for table in get(benchmark).stored_tables]
+        counts = [pool.submit(on_connection, count_violations, what, sql) for what, sql in rules.items()]
+        problems = [problem for future in counts + sums for problem in future.result()]
     if extra is not None:  # after the threads: `extra` may start processes of its own
         problems += on_connection(extra)
     return problems
