@@ -80,6 +80,8 @@ def _bulk_insert():
     None: not built, `NASBENCH_PURE_PYTHON=1`, or that SQLite cannot be reached (a static build)."""
     if os.environ.get("NASBENCH_PURE_PYTHON", "") not in ("", "0"):
         return None
+    if sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 14):
+        return None  # the connection object's layout (its handle first) is CPython 3.8-3.14's
     try:
         import _sqlite3
 
