@@ -12,7 +12,6 @@ table and row; the converters check values first, so this is a converter bug, ne
 """
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .atomic import atomic_path
 from .errors import NasbenchStoreError
+from .extensions import c_extension
 from .progress import Progress
 
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
@@ -78,18 +78,17 @@ def _python_values(array: pa.Array) -> list:
 def _bulk_insert():
     """The C bulk insert (`_sqlitebulk`) bound to the SQLite that Python's sqlite3 module calls, or
     None: not built, `NASBENCH_PURE_PYTHON=1`, or that SQLite cannot be reached (a static build)."""
-    if os.environ.get("NASBENCH_PURE_PYTHON", "") not in ("", "0"):
-        return None
     if sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 14):
         return None  # the connection object's layout (its handle first) is CPython 3.8-3.14's
+    bulk = c_extension(f"{__package__}._sqlitebulk")
+    if bulk is None:
+        return None
     try:
         import _sqlite3
-
-        from . import _sqlitebulk
-        version = _sqlitebulk.bind_library(_sqlite3.__file__)
+        version = bulk.bind_library(_sqlite3.__file__)
     except (ImportError, OSError):
         return None
-    return _sqlitebulk if version == sqlite3.sqlite_version else None
+    return bulk if version == sqlite3.sqlite_version else None
 
 
 _BULK = _bulk_insert()
@@ -207,20 +206,18 @@ class SqliteTables:
                 if not code:
                     continue
                 # SQLite refused row `done`: replay from it through Python, for the usual exception
-            rest = chunk.slice(done)
-            before = self._conn.total_changes
+            before = self._conn.total_changes - done  # the rows C wrote count as changes before the refused one
             try:
-                self._conn.executemany(sql, zip(*(_python_values(c) for c in rest.columns)))
+                self._conn.executemany(sql, zip(*(_python_values(c) for c in chunk.slice(done).columns)))
             except _REFUSED_ROW as exc:
-                raise self._refused(name, rest, self._conn.total_changes - before, exc, done) from None
+                raise self._refused(name, chunk, self._conn.total_changes - before, exc) from None
 
-    def _refused(self, name: str, chunk: pa.RecordBatch, row: int, exc: Exception, skipped: int = 0) -> TableWriteError:
-        """The error for the chunk's row `row` (the rows before it went in), with its values;
-        `skipped` rows of the batch came before the chunk."""
+    def _refused(self, name: str, chunk: pa.RecordBatch, row: int, exc: Exception) -> TableWriteError:
+        """The error for the chunk's row `row` (the rows before it went in), with its values."""
         values = {f.name: chunk.column(i)[row].as_py() for i, f in enumerate(chunk.schema)} if row < len(chunk) else {}
         shown = repr(values)
         shown = shown if len(shown) <= 400 else shown[:400] + "...}"
-        return TableWriteError(f"{self.path}: SQLite refused row {skipped + row + 1} of a batch for table {name} "
+        return TableWriteError(f"{self.path}: SQLite refused row {row + 1} of a batch for table {name} "
                                f"({type(exc).__name__}: {exc}); row {shown}. The converter let through a value "
                                "its table cannot hold: this is a bug, please report it with the raw file")
 

@@ -8,7 +8,6 @@ Format: docs/formats.md#nb101-tfrecord-framing.
 from __future__ import annotations
 
 import mmap
-import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 import crc32c
 
 from .errors import RawFormatError
+from .extensions import c_extension
 
 _HEADER = struct.Struct("<QI")
 _FOOTER = struct.Struct("<I")
@@ -78,14 +78,7 @@ _sync_forward_c = _UNRESOLVED  # the C scan, looked up on first use: the extensi
 
 def _resolve_sync_forward():
     global _sync_forward_c
-    _sync_forward_c = None
-    if os.environ.get("NASBENCH_PURE_PYTHON", "") in ("", "0"):  # set to 1: the Python loop even where C is built
-        try:
-            from .nasbench101._recordscan import sync_forward as fast
-        except ImportError:  # pragma: no cover - installs without a compiler
-            pass
-        else:
-            _sync_forward_c = fast
+    _sync_forward_c = c_extension(f"{__package__}.nasbench101._recordscan", "sync_forward")
     return _sync_forward_c
 
 

@@ -43,12 +43,11 @@ def distinct_cells(conn) -> tuple[list[tuple[str, str]], list[str]]:
     """Each stored cell's (arch, hash) once, in table order, and the hashes stored with two different
     archs. A table scan: cheaper than SELECT DISTINCT, which sorts 1.7M long strings."""
     seen: dict[str, str] = {}
-    conflicts = []
+    conflicts: dict[str, None] = {}  # a dict, not a list: ordered, and a lookup per row stays O(1)
     for arch, stored in conn.execute("SELECT arch, hash FROM nb101trialconfig"):
-        first = seen.setdefault(stored, arch)
-        if first != arch and stored not in conflicts:
-            conflicts.append(stored)
-    return [(arch, stored) for stored, arch in seen.items()], conflicts
+        if seen.setdefault(stored, arch) != arch:
+            conflicts[stored] = None
+    return [(arch, stored) for stored, arch in seen.items()], list(conflicts)
 
 
 def recompute_hashes(conn) -> list[str]:

@@ -7,7 +7,6 @@ Format: docs/formats.md#nb101-graph-hash.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 try:  # CPython's built-in md5 is about twice as fast as OpenSSL's for these short strings
@@ -16,6 +15,7 @@ except ImportError:  # pragma: no cover - other interpreters
     from hashlib import md5
 
 from ..errors import QueryError
+from ..extensions import c_extension
 
 INPUT = "input"
 OUTPUT = "output"
@@ -30,12 +30,7 @@ MAX_EDGES = 9
 Matrix = Sequence[Sequence[int]]
 
 
-_hash_cell_c = None
-if os.environ.get("NASBENCH_PURE_PYTHON", "") in ("", "0"):  # set to 1: the fallback even where C is built
-    try:  # the same hash in C (built with the package when a compiler is present): ~50x faster
-        from ._graphhash import hash_cell as _hash_cell_c
-    except ImportError:  # pragma: no cover - installs without a compiler
-        pass
+_hash_cell_c = c_extension(f"{__package__}._graphhash", "hash_cell")  # the same hash in C: ~50x faster
 # Which hash_module / hash_adjacency run, decided once above: "c" (the extension) or "python" (hash_module_py).
 HASH_IMPLEMENTATION = "python" if _hash_cell_c is None else "c"
 

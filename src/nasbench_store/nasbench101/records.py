@@ -19,21 +19,16 @@ from __future__ import annotations
 
 import binascii
 import operator
-import os
 import struct
 from typing import NamedTuple
 
 import orjson
 from google.protobuf.message import DecodeError
 
+from ..extensions import c_extension
 from .metrics_pb import ModelMetrics
 
-scan = None
-if os.environ.get("NASBENCH_PURE_PYTHON", "") in ("", "0"):  # set to 1: the Python path even where C is built
-    try:  # the record loop in C (built with the package when a compiler is present)
-        from ._recordscan import scan
-    except ImportError:  # pragma: no cover - installs without a compiler
-        pass
+scan = c_extension(f"{__package__}._recordscan", "scan")  # the record loop in C
 SCAN_DONE, SCAN_FULL, SCAN_SLOW = 0, 1, 2  # scan's status: reached stop, buffers full, record needs Python
 # Which record loop convert_shard runs, decided once above: "c" (`scan`) or "python" (parse_record).
 RECORD_IMPLEMENTATION = "python" if scan is None else "c"

@@ -45,7 +45,6 @@ import _compat_pickle
 import gc
 import io
 import mmap
-import os
 import pickle
 import pickletools
 import re
@@ -55,13 +54,9 @@ from itertools import compress
 import numpy as np
 
 from ..errors import RawFormatError, UnsafePickleError, shown
+from ..extensions import c_extension
 
-_opwalk = None
-if os.environ.get("NASBENCH_PURE_PYTHON", "") in ("", "0"):  # set to 1: the Python walk even where C is built
-    try:  # the opcode walk in C (built with the package when a compiler is present)
-        from . import _opwalk
-    except ImportError:  # pragma: no cover - installs without a compiler
-        pass
+_opwalk = c_extension(f"{__package__}._opwalk")  # the opcode walk in C
 # Which opcode walk check_pickle runs, decided once above: "c" (`_walk_c`) or "python" (`_walk`).
 WALK_IMPLEMENTATION = "python" if _opwalk is None else "c"
 

@@ -1,0 +1,18 @@
+"""The optional C extensions, found in one place: each speeds up a pure-Python path that stays as
+the fallback (installs without a compiler) and as the tests' oracle."""
+from __future__ import annotations
+
+import importlib
+import os
+
+
+def c_extension(module: str, attribute: str | None = None):
+    """The extension `module` (or its `attribute`), or None where it was not built, or where
+    NASBENCH_PURE_PYTHON=1 asks for the pure-Python paths even where C is built."""
+    if os.environ.get("NASBENCH_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        found = importlib.import_module(module)
+    except ImportError:  # pragma: no cover - installs without a compiler
+        return None
+    return found if attribute is None else getattr(found, attribute)
