@@ -64,8 +64,12 @@ RULES = {
 
 
 
+_EVAL_COLUMNS = ("valid", "test", "ori_test")  # NNI's columns from evaluation splits, in SPLITS[dataset]'s order
+
+
 def _flag(split: str, metric: str) -> str:
-    return f"sp.has_{split.replace('-', '_')}_{metric}"
+    """The epoch-span column saying whether the release holds `metric` of `split` over the span."""
+    return f"has_{split.replace('-', '_')}_{metric}"
 
 
 def _by_dataset(position: int, column) -> str:
@@ -76,8 +80,9 @@ def _by_dataset(position: int, column) -> str:
 
 _TIME = {s: f"sp.{s.replace('-', '_')}_time" for s in ("x-valid", "x-test", "ori-test")}
 _NNI_FLAGS = ([("train_acc", "sp.has_train_acc"), ("train_loss", "sp.has_train_loss")]
-              + [(f"{col}_{m}", _by_dataset(i, lambda s, m=m: _flag(s, m)))
-                 for i, col in enumerate(("valid", "test", "ori_test")) for m in ("acc", "loss")])
+              + [(f"{col}_{m}", _by_dataset(i, lambda s, m=m: f"sp.{_flag(s, m)}"))
+                 for i, col in enumerate(_EVAL_COLUMNS) for m in ("acc", "loss")])
+_NNI_COLUMNS = [column for column, _ in _NNI_FLAGS]
 _SPAN_JOIN = ("nb201epochspan sp JOIN nb201trialstats s ON s.id = sp.trial_id "
               "JOIN nb201trialconfig c ON c.id = s.config_id")
 _UNMAPPED = {d: [s for s in ("x-valid", "x-test", "ori-test") if s not in SPLITS[d]] for d in DATASETS}
@@ -104,7 +109,8 @@ EXTRA_RULES = {
         + " AND ".join(f"has_{s}_{m} IN (0, 1)" for s in ("train", "x_valid", "x_test", "ori_test")
                        for m in ("acc", "loss")) + ")",
     "no metrics for splits NNI's mapping has no column for": "SELECT COUNT(*) FROM " + _SPAN_JOIN + " WHERE "
-        + " OR ".join(f"(c.dataset = '{d}' AND ({' OR '.join(_flag(s, m) for s in splits for m in ('acc', 'loss'))}))"
+        + " OR ".join(f"(c.dataset = '{d}' AND ("
+                      + " OR ".join(f"sp.{_flag(s, m)}" for s in splits for m in ("acc", "loss")) + "))"
                       for d, splits in _UNMAPPED.items() if splits),
     "NNI's final values and times come from the last span": "SELECT COUNT(*) FROM " + _SPAN_JOIN + " WHERE "
         "sp.to_epoch = c.num_epochs AND NOT (" + " AND ".join(flag for _, flag in _NNI_FLAGS) + " AND "
@@ -132,24 +138,27 @@ def _archs_match_configs(conn: sqlite3.Connection) -> list[str]:
     return [f"{len(bad)} rows violate: nb201arch strings are the configs' archs (arch indexes {bad[:5]})"]
 
 
-_NNI_COLUMNS = [f"{col}_{metric}" for col in ("train", "valid", "test", "ori_test") for metric in ("acc", "loss")]
 _EPOCH_BITS = 20  # an intermediate's or span's epoch within its run, clipped: 200 at most in a valid store
 
 
 def _flag_column(nni_column: str, dataset: str) -> str:
     """The epoch-span flag saying whether the release holds the key NNI's column `nni_column` comes from."""
     col, metric = nni_column.rsplit("_", 1)
-    split = "train" if col == "train" else SPLITS[dataset][("valid", "test", "ori_test").index(col)]
-    return f"has_{split.replace('-', '_')}_{metric}"
+    return _flag("train" if col == "train" else SPLITS[dataset][_EVAL_COLUMNS.index(col)], metric)
+
+
+def _by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, values) sorted by key, as `_lookup` takes them (sorted once, looked up many times)."""
+    order = np.argsort(keys, kind="stable")
+    return keys[order], values[order]
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:
-    """values[keys == wanted] for each wanted key (keys unique), `missing` where there is none."""
-    order = np.argsort(keys, kind="stable")
-    keys, values = keys[order], values[order]
-    at = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
-    found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
-    return np.where(found, values[at] if len(keys) else missing, missing)
+    """values[keys == wanted] for each wanted key (keys sorted and unique), `missing` where there is none."""
+    if not len(keys):
+        return np.full(len(wanted), missing)
+    at = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+    return np.where(keys[at] == wanted, values[at], missing)
 
 
 def values_only_where_keys(parquet_dir: Path) -> list[str]:
@@ -166,8 +175,9 @@ def values_only_where_keys(parquet_dir: Path) -> list[str]:
     configs = table("nb201trialconfig", ["id", "dataset"])
     trials = table("nb201trialstats", ["id", "config_id"])
     dataset_code = pc.index_in(configs.column("dataset"), value_set=pa.array(DATASETS)).fill_null(-1).to_numpy()
-    trial_ids = trials.column("id").to_numpy()
-    trial_dataset = _lookup(configs.column("id").to_numpy(), dataset_code, trials.column("config_id").to_numpy(), -1)
+    config_dataset = _by_key(configs.column("id").to_numpy(), dataset_code)
+    trial_dataset = _by_key(trials.column("id").to_numpy(),
+                            _lookup(*config_dataset, trials.column("config_id").to_numpy(), -1))
     # Per span 13 bytes, read a batch at a time (a run of the release has a span per epoch: tens of
     # millions): its (trial, from_epoch) key, to_epoch, and one bit per NNI column saying whether the
     # release holds that column's key over the span.
@@ -183,7 +193,7 @@ def values_only_where_keys(parquet_dir: Path) -> list[str]:
         trial = batch.column("trial_id").to_numpy()
         key[rows] = (trial << _EPOCH_BITS) | np.clip(batch.column("from_epoch").to_numpy(), 0, (1 << _EPOCH_BITS) - 1)
         to_epoch[rows] = np.clip(batch.column("to_epoch").to_numpy(), -1, 1 << 30)
-        dataset = _lookup(trial_ids, trial_dataset, trial, -1)
+        dataset = _lookup(*trial_dataset, trial, -1)
         for bit, nni_column in enumerate(_NNI_COLUMNS):
             for code, name in enumerate(DATASETS):
                 flag = batch.column(_flag_column(nni_column, name)).to_numpy() == 1
