@@ -7,7 +7,9 @@ The .pth (round(15625 x scale) architectures, every one with results: 1-3 seeds 
 v1_1 12-epoch runs, fresh key strings per result, globally increasing memo indices; 4.04 GB at full
 scale) is written once under benchmarks/data/ and reused, without holding it in memory: the first
 256 architectures come from the fixture writer, the rest are copies of three writer-made templates
-(one per seed pattern) whose memo indices are shifted and floats redrawn with numpy. The build's
+(one per seed pattern) whose memo indices are shifted and floats redrawn with numpy; as in v1_1, a
+run's per-epoch train and eval times stay one value per run and split (`reset_pseudo_train_times`),
+so the store's epoch spans have the release's shape (one to three per run). The build's
 figure is given as a ratio against a baseline measured in the same run, in a fresh process: the
 streaming .pth reader alone (`LegacyPth.archs()` over the whole file); where the file fits in
 memory (scale <= 0.1) also the C unpickler's whole-file pickle.load. `--nats-archs N` also builds a
@@ -42,15 +44,17 @@ FIRST_FROM_WRITER = 256
 class _Template:
     """One architecture's value bytes with the offsets of everything that changes per copy."""
 
-    def __init__(self, data: bytes, first_index: int, count: int, meta_index: int):
+    def __init__(self, data: bytes, first_index: int, count: int, meta_index: int, times: set[float]):
         self.data = np.frombuffer(data, dtype=np.uint8)
         self.first, self.count = first_index, count
-        shift, arch_ref, floats, arch_ints = [], [], [], []
+        shift, arch_ref, floats, arch_ints, time_values = [], [], [], [], {}
         for op, arg, pos in pickletools.genops(data + b"."):
             if op.name in ("LONG_BINPUT", "LONG_BINGET") and arg >= first_index:
                 shift.append(pos + 1)
             elif op.name == "LONG_BINGET" and arg == meta_index:
                 arch_ref.append(pos + 1)
+            elif op.name == "BINFLOAT" and arg in times:
+                time_values.setdefault(arg, []).append(pos + 1)
             elif op.name == "BINFLOAT":
                 floats.append(pos + 1)
             elif op.name == "BININT2" and arg == self._arch_index:
@@ -59,6 +63,8 @@ class _Template:
         self.arch_ref = np.array(arch_ref)
         self.floats = np.array(floats)
         self.arch_ints = np.array(arch_ints)
+        # one group per run and split: the positions of one per-epoch time, scaled together per copy
+        self.times = [(value, np.array(at)) for value, at in time_values.items()]
 
     _arch_index = -1
 
@@ -68,9 +74,18 @@ class _Template:
         _put_u32(out, self.arch_ref, np.full(len(self.arch_ref), meta_index, dtype=np.uint32))
         values = rng.uniform(0.01, 99.0, len(self.floats)).astype(">f8").view(np.uint8).reshape(-1, 8)
         out[self.floats[:, None] + np.arange(8)] = values
+        for value, at in self.times:
+            scaled = np.full(len(at), value * rng.uniform(0.5, 1.5), dtype=">f8").view(np.uint8).reshape(-1, 8)
+            out[at[:, None] + np.arange(8)] = scaled
         out[self.arch_ints[:, None] + np.arange(2)] = np.frombuffer(np.uint16(arch_index).astype("<u2").tobytes(),
                                                                     dtype=np.uint8)
         return out.tobytes()
+
+
+def _time_values(info: dict) -> set[float]:
+    """Every per-epoch train and eval time of an arch_info: constant per run and split, as in v1_1."""
+    return {t for state in info.values() for run in state["all_results"].values()
+            for t in (*run["train_times"].values(), *run["eval_times"].values())}
 
 
 def _get_u32(a: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -118,7 +133,7 @@ def write_big_pth(path: Path, num_archs: int, seed: int = 0) -> None:
                     if i >= 256 and pattern not in templates:
                         _Template._arch_index = i
                         templates[pattern] = _Template(bytes(w._buf), first, w.next_index - first,
-                                                       meta_index[id(metas[i])])
+                                                       meta_index[id(metas[i])], _time_values(info))
                     w.flush()
                     continue
                 t = templates[pattern]

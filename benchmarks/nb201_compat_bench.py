@@ -11,6 +11,12 @@ full-size architecture list, and each query reads an architecture as large as th
 the store, the official packages' loading and their memory are those of `--archs` architectures:
 fixture scale, not the 4.7 GB release, which the official nas_201_api loads in minutes and tens of GB.
 Targets from issue 12: construction <= 1 s and <= 200 MB RSS, get_more_info <= 0.5 ms p50.
+
+    .venv/bin/python benchmarks/nb201_compat_bench.py --store benchmarks/out/nb201/store
+
+runs the facades alone on an existing store, such as the full-scale one `nb201_bench.py` builds
+(15,625 architectures with results, 2.8 GB): construction, then the same calls over every architecture,
+the first touch of each being a read from a cold facade cache.
 """
 from __future__ import annotations
 
@@ -96,7 +102,11 @@ def main() -> None:
     ap.add_argument("--archs", type=int, default=500, help="architectures with results (of 15,625)")
     ap.add_argument("--queries", type=int, default=5000)
     ap.add_argument("--work", default=None, help="where to write the raw files and the store (kept; reused)")
+    ap.add_argument("--store", type=Path, help="run the facades alone on this existing store (no raw files)")
     args = ap.parse_args()
+    if args.store:
+        store_only(args.store, args.queries)
+        return
     work = Path(args.work or tempfile.mkdtemp(prefix="nb201-compat-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     pth, nats, store, chosen = build(work, args.archs)
@@ -147,14 +157,36 @@ def main() -> None:
         apis["official nats_bench (fast)"] = nats_bench.create(str(nats), "tss", fast_mode=True, verbose=False)
     except ImportError as exc:
         print(f"official nats_bench not installed ({exc})")
+    latencies(apis, chosen, args.queries)
+
+
+def latencies(apis: dict, chosen: list[int], queries: int) -> None:
     for name, api in apis.items():
         print(f"{name}:")
         random.seed(0)
-        first = workload(api, chosen, min(args.queries, len(chosen)), seed=1)
+        first = workload(api, chosen, min(queries, len(chosen)), seed=1)
         print(f"  {'first touch of each architecture':<55} "
               f"{timed(first['get_more_info(i, d, hp=...) [a random run, last epoch]'])}")
-        for what, calls in workload(api, chosen, args.queries, seed=2).items():
+        for what, calls in workload(api, chosen, queries, seed=2).items():
             print(f"  {what:<55} {timed(calls)}")
+
+
+def store_only(store: Path, queries: int) -> None:
+    """The facades on an existing store: construction in a fresh interpreter, then latencies."""
+    print(f"{store}: load average {os.getloadavg()[0]:.1f}")
+    for name, imports, construct in (
+            ("facade NASBench201API(store dir)", "from nasbench_store.compat.nas_201_api import NASBench201API",
+             f"NASBench201API({str(store)!r}, verbose=False)"),
+            ("facade create(store dir, 'tss')", "from nasbench_store.compat.nats_bench import create",
+             f"create({str(store)!r}, 'tss', fast_mode=True)")):
+        show_construction(name, fresh_interpreter(imports, construct))
+    from nasbench_store.compat.nas_201_api import NASBench201API
+    from nasbench_store.compat.nats_bench import create
+    apis = {"facade NASBench201API": NASBench201API(str(store), verbose=False),
+            "facade NATStopology (fast)": create(str(store), "tss", fast_mode=True)}
+    chosen = sorted(apis["facade NASBench201API"].evaluated_indexes)
+    print(f"{len(chosen)} architectures with results; {queries} calls of each kind")
+    latencies(apis, chosen, queries)
 
 
 if __name__ == "__main__":
