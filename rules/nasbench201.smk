@@ -1,10 +1,12 @@
-# NAS-Bench-201: legacy/zip .pth (one job: it is one pickle stream) or NATS-tss archive (one job per
-# slice of architectures, in parallel) -> parts -> SQLite and Parquet (rules/tables.smk) -> publish.
+# NAS-Bench-201: NATS-tss archive (one job per slice of architectures) or legacy/zip .pth (one job per
+# share of its bytes; each parses the pickle stream up to its share's end), in parallel -> parts ->
+# SQLite and Parquet (rules/tables.smk) -> publish.
 # Defined only when a nasbench201 source is configured (other benchmarks build without one).
 if "nasbench201" in config["sources"]:
     NB201_RAW = raw_file("nasbench201")
     NB201_IS_NATS = NB201_RAW.endswith(".tar") or Path(NB201_RAW).is_dir()  # else a .pth: one pickle stream
-    NB201_JOBS = config.get("nasbench201", {}).get("jobs", 8) if NB201_IS_NATS else 1
+    NB201_JOBS = config.get("nasbench201", {}).get("jobs", 8) if NB201_IS_NATS else \
+        config.get("nasbench201", {}).get("pth_jobs", 2)
     NB201_PARTS = [work("nasbench201", "parts", f"{i}-of-{NB201_JOBS}.parquet") for i in range(NB201_JOBS)]
     PARTS["nasbench201"] = NB201_PARTS
     ASSEMBLY_RESOURCES["nasbench201"] = {"sqlite_mem_mb": 1500, "parquet_mem_mb": 1500}
@@ -21,7 +23,7 @@ if "nasbench201" in config["sources"]:
         conda:
             "../envs/nasbench-store.yaml"
         resources:
-            mem_mb=lambda wc: 4000 if wc.n == "1" else 1000,
+            mem_mb=1000 if NB201_IS_NATS else 4000,  # a .pth job's reader keeps the stream's memo
             runtime=30,
         script:
             "../scripts/nb201_part.py"

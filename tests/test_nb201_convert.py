@@ -127,6 +127,9 @@ def test_every_source_and_job_count_builds_identical_bytes(tmp_path, built, pth)
         "nats-tar-3-jobs": (fx.write_nats_tss_archive(tmp_path / "n.tar", NUM_ARCHS, SEED, CHOSEN), 3),
         "nats-dir-1-job": (fx.write_nats_tss_archive(tmp_path / "n", NUM_ARCHS, SEED, CHOSEN), 1),
         "nats-tar-8-jobs": (tmp_path / "n.tar", 8),
+        "pth-2-jobs": (pth, 2),
+        "zip-3-jobs": (tmp_path / "z.pth", 3),
+        "pth-7-jobs": (pth, 7),   # more jobs than records: some parts are empty
     }
     reference = built[0]
     for name, (raw, count) in variants.items():
@@ -178,9 +181,22 @@ def test_inconsistent_records_name_the_architecture(tmp_path):
         convert_part(path, tmp_path / "p.parquet")
 
 
-def test_a_pth_converts_in_one_job(tmp_path, pth):
-    with pytest.raises(ValueError, match="one job"):
-        convert_part(pth, tmp_path / "p.parquet", 0, 2)
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 9])
+def test_each_pth_record_is_converted_by_exactly_one_job(tmp_path, pth, count):
+    parts = []
+    for i in range(count):
+        info = convert_part(pth, tmp_path / f"{i}.parquet", i, count)
+        parts.append(pq.read_table(tmp_path / f"{i}.parquet", columns=["arch_index"]).column(0).to_pylist())
+        assert info["archs"] == len(set(parts[-1]))
+    in_order = [a for part in parts for a in dict.fromkeys(part)]
+    assert in_order == CHOSEN  # every record once, the parts in job order being file order
+    if count == 2:
+        assert all(parts), "the fixture's records lie in both halves of its bytes"
+
+
+def test_a_job_index_outside_the_job_count_is_refused(tmp_path, pth):
+    with pytest.raises(ValueError, match=r"job 2 of 2: the index must lie in 0\.\.1"):
+        convert_part(pth, tmp_path / "p.parquet", 2, 2)
     with pytest.raises(ValueError, match="no parts"):
         write_store([], tmp_path / "x.db")
 

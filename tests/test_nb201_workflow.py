@@ -50,7 +50,7 @@ def test_pth_and_nats_archive_publish_identical_verified_stores(workflow, tmp_pa
     nats = fx.write_nats_tss_archive(tmp_path / "NATS-tss-v1_0-3ffb9-simple.tar", NUM_ARCHS, SEED, CHOSEN)
     a = workflow("pth", **nb201_config(pth))
     b = workflow("nats", **nb201_config(nats, jobs=3))
-    a.run().check()
+    assert a.run().check().output.count("rule nb201_part:") == 2  # config.yaml's pth_jobs
     out = b.run().check().output
     assert out.count("rule nb201_part:") == 3
     sa, sb = store_bytes(a.store), store_bytes(b.store)

@@ -438,15 +438,16 @@ class PartRows:
 
 
 def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 1) -> dict:
-    """Convert job `index` of `count` (NATS: a slice of the architectures; .pth: count must be 1)."""
+    """Convert job `index` of `count`: a slice of a NATS archive's architectures, or the records of a
+    .pth that start in the job's share of its bytes (`_record_share`)."""
     raw = Path(raw)
+    if not 0 <= index < count:
+        raise ValueError(f"job {index} of {count}: the index must lie in 0..{count - 1}")
     with open_source(raw) as source:
         if isinstance(source, NatsArchive):
             archs = source.archs(job_items(source.indexes, index, count))
-        elif count != 1:
-            raise ValueError(f"{raw}: a .pth file is one pickle stream and converts in one job, not {count}")
         else:
-            archs = source.archs()
+            archs = _record_share(source, index, count)
         info = {"index": index, "count": count, "archs": 0, "trials": 0}
         total = len(job_items(source.indexes, index, count)) if isinstance(source, NatsArchive) else None
         progress = Progress(f"part {index} of {count} of {raw.name}", unit="architectures").start(total)
@@ -475,6 +476,25 @@ def convert_part(raw: str | Path, out: str | Path, index: int = 0, count: int = 
                 if writer is not None:
                     writer.close()
     return info
+
+
+def _record_share(source: LegacyPth, index: int, count: int) -> Iterator[tuple[int, dict[int, dict]]]:
+    """The architectures of a .pth whose records start in job `index`'s share of its bytes.
+
+    A record's end is only found by parsing it, so every job parses the records before and in its
+    share (the last one all of them, checking the whole pickle's structure with them) and converts
+    only its own: each record is converted by one job, and the parts in job order are file order.
+    """
+    lo, hi = source.byte_share(index, count)
+    archs = source.archs()
+    try:
+        for item in archs:
+            if source.record_offset >= hi:
+                return
+            if source.record_offset >= lo:
+                yield item
+    finally:
+        archs.close()
 
 
 def _part_writer(path: Path, meta_archs: Sequence[str]) -> pq.ParquetWriter:

@@ -68,6 +68,10 @@ RELEASE_BYTES = 64 << 20
 # Candidate ends one record may try, as bytes parsed over the bytes up to the candidate. Genuine
 # records need 1 to 6 tries (the ends of inner dicts that follow an int look like record ends).
 REPARSE_FACTOR = 16
+# Of the work a .pth job spends per byte of a record it converts, the part that is the conversion;
+# the rest is parsing, which every job does up to the end of its share (release-shaped 4 GB file:
+# parsing 42 s, converting 53 s).
+CONVERT_SHARE = 0.56
 _ZIP_HINT = "a torch.save zip holds plain relative names and stores data.pkl uncompressed; this is not one"
 
 
@@ -129,13 +133,15 @@ class LegacyPth:
     """NAS-Bench-201 benchmark dict in a pickle stream, read one architecture at a time.
 
     `meta_archs` is available once `archs()` has started; `archs()` yields (arch_index, info)
-    where info maps epochs (12, 200) to ArchState dicts. Use as a context manager.
+    where info maps epochs (12, 200) to ArchState dicts, and `record_offset` is then the file
+    offset where that architecture's record starts. Use as a context manager.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.meta_archs: list[str] | None = None
         self.evaluated_indexes: list[int] | None = None
+        self.record_offset: int | None = None
         self._stack = ExitStack()
         self.buf, self.start, self.end, self.is_legacy = self._open()
 
@@ -203,6 +209,19 @@ class LegacyPth:
             raise RawFormatError(self.path, feed.tell(), f"unsupported torch sys_info {shown(sys_info)}")
         return feed.tell()
 
+    def byte_share(self, index: int, count: int) -> tuple[int, int]:
+        """Job `index` of `count`'s share [lo, hi) of the pickle's bytes: the records starting there.
+
+        Job k parses every record up to its share's end and converts its own, so equal shares would
+        leave the last job the longest. With a fraction c of a byte's work in converting it, shares
+        ending at (1 - c^k) / (1 - c^count) of the file give every job the same work.
+        """
+        size, c = self.end - self.start, CONVERT_SHARE
+
+        def bound(k: int) -> int:
+            return self.start + (size if k == count else round(size * (1 - c ** k) / (1 - c ** count)))
+        return bound(index), bound(index + 1)
+
     def __enter__(self) -> LegacyPth:
         return self
 
@@ -264,6 +283,7 @@ class LegacyPth:
                         yield self._last
                         return
                     value, pos = result
+                    self.record_offset = at
                     yield key, self._normalize(key, value, at)
                     self._drop_last()
                     self._release(at)
@@ -540,6 +560,7 @@ class LegacyPth:
         self.evaluated_indexes = self._evaluated(top, p)
         self._check_end(end)
         self._last = (key, self._normalize(key, top["arch2infos"][key], p))
+        self.record_offset = p
 
     def _tail_load(self, data: bytes, p: int):
         try:
