@@ -5,8 +5,8 @@
 if "nasbench201" in config["sources"]:
     NB201_RAW = raw_file("nasbench201")
     NB201_IS_NATS = NB201_RAW.endswith(".tar") or Path(NB201_RAW).is_dir()  # else a .pth: one pickle stream
-    NB201_JOBS = config.get("nasbench201", {}).get("jobs", 8) if NB201_IS_NATS else \
-        config.get("nasbench201", {}).get("pth_jobs", 2)
+    NB201_CONFIG = config.get("nasbench201", {})
+    NB201_JOBS = NB201_CONFIG.get("jobs", 8) if NB201_IS_NATS else NB201_CONFIG.get("pth_jobs", 2)
     NB201_PARTS = [work("nasbench201", "parts", f"{i}-of-{NB201_JOBS}.parquet") for i in range(NB201_JOBS)]
     PARTS["nasbench201"] = NB201_PARTS
     ASSEMBLY_RESOURCES["nasbench201"] = {"sqlite_mem_mb": 1500, "parquet_mem_mb": 1500}
