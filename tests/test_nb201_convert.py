@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from helpers.nb201 import build
 
+from nasbench_store.checks_common import count_violations
 from nasbench_store.errors import RawFormatError
 from nasbench_store.manifest import raw_digest
 from nasbench_store.nasbench201 import synthetic as fx
+from nasbench_store.nasbench201.checks import RULES
 from nasbench_store.nasbench201.constants import DATASETS
 from nasbench_store.nasbench201.convert import convert_part, write_store
 from nasbench_store.nasbench201.space import parse_arch_str
@@ -141,6 +144,28 @@ def test_every_source_and_job_count_builds_identical_bytes(tmp_path, built, pth)
             assert [ours.metadata.row_group(i).num_rows for i in range(ours.num_row_groups)] == \
                    [theirs.metadata.row_group(i).num_rows for i in range(theirs.num_row_groups)], (name, t)
             assert parquet_provenance(out / f"{t}.parquet")["raw_sha256"] == raw_digest(raw)["sha256"]
+
+
+_LAST_12_EPOCH_ROW = ("(SELECT MAX(i.id) FROM nb201intermediatestats i JOIN nb201trialstats s ON i.trial_id = s.id "
+                      "JOIN nb201trialconfig c ON s.config_id = c.id WHERE c.num_epochs = 12)")
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ([], 0),
+    (["UPDATE nb201intermediatestats SET current_epoch = 0 WHERE id = 1"], 1),
+    ([f"UPDATE nb201intermediatestats SET current_epoch = 13 WHERE id = {_LAST_12_EPOCH_ROW}"], 1),
+    (["UPDATE nb201intermediatestats SET current_epoch = current_epoch + 1 WHERE id = 1"], 1),  # epoch 2 twice
+    (["UPDATE nb201intermediatestats SET current_epoch = 0 WHERE id = 1",
+      f"UPDATE nb201intermediatestats SET current_epoch = 13 WHERE id = {_LAST_12_EPOCH_ROW}"], 2),
+])
+def test_rule_intermediate_epochs_once_each_counts_damaged_trials(built, tmp_path, damage, expected):
+    db = tmp_path / "nasbench201.db"
+    shutil.copyfile(built[0] / "nasbench201.db", db)
+    what = "intermediate epochs in 1..num_epochs, once each"
+    with sqlite3.connect(db) as conn:
+        for sql in damage:
+            conn.execute(sql)
+        assert count_violations(conn, what, RULES[what]) == ([f"{expected} rows violate: {what}"] if expected else [])
 
 
 def test_parquet_reads_back_and_matches_sqlite(built):

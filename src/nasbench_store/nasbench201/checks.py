@@ -51,10 +51,12 @@ RULES = {
     "losses finite or NULL": "SELECT COUNT(*) FROM nb201trialstats WHERE NOT (" + _finite_or_null(_LOSSES) + ")",
     "per-epoch metrics finite or NULL": "SELECT COUNT(*) FROM nb201intermediatestats WHERE NOT ("
         + _finite_or_null(("train_acc", "valid_acc", "test_acc", "ori_test_acc", *_LOSSES)) + ")",
-    "intermediate epochs in 1..num_epochs, once each": "SELECT COUNT(*) FROM (SELECT i.trial_id FROM "
-        "nb201intermediatestats i JOIN nb201trialstats s ON i.trial_id = s.id JOIN nb201trialconfig c "
-        "ON s.config_id = c.id GROUP BY i.trial_id HAVING MIN(i.current_epoch) < 1 "
-        "OR MAX(i.current_epoch) > MAX(c.num_epochs) OR COUNT(DISTINCT i.current_epoch) != COUNT(*))",
+    # each trial's epochs aggregated first, then one join per trial (not per row: 8.3 -> 6.4 s at full scale)
+    "intermediate epochs in 1..num_epochs, once each": "SELECT COUNT(*) FROM (SELECT trial_id, "
+        "MIN(current_epoch) AS first, MAX(current_epoch) AS last, COUNT(DISTINCT current_epoch) AS epochs, "
+        "COUNT(*) AS n FROM nb201intermediatestats GROUP BY trial_id) i JOIN nb201trialstats s "
+        "ON i.trial_id = s.id JOIN nb201trialconfig c ON s.config_id = c.id "
+        "WHERE i.first < 1 OR i.last > c.num_epochs OR i.epochs != i.n",
     f"final metrics = the last epoch's (epochs {sql_list(EPOCHS)})": "SELECT COUNT(*) FROM nb201trialstats s "
         "JOIN nb201trialconfig c ON s.config_id = c.id JOIN nb201intermediatestats i ON i.trial_id = s.id "
         "AND i.current_epoch = c.num_epochs WHERE NOT (i.train_acc IS s.train_acc AND i.valid_acc IS s.valid_acc "
