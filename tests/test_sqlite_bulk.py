@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import sqlite3
 
 import peewee
 import pyarrow as pa
@@ -131,3 +132,51 @@ def test_a_closed_connection_is_refused(tmp_path):
     conn.close()
     with pytest.raises(ValueError, match="closed"):
         tablewriter._BULK.filename(conn)
+
+
+def test_blocks_of_rows_write_the_bytes_of_one_row_per_statement(tmp_path, monkeypatch):
+    blocks = _write(tmp_path / "blocks.db", monkeypatch, "c", _tables(3000))
+    monkeypatch.setattr(tablewriter, "BLOCK_ROWS", 1)
+    rows = _write(tmp_path / "rows.db", monkeypatch, "c", _tables(3000))
+    assert blocks == rows
+
+
+def _duplicate_id(row: int):
+    """The trial table with row `row` of its second slice given the id of the row before it."""
+    for name, table in _tables(2000):
+        if name == "trial" and table.num_rows > 1000:
+            ids = table.column("id").to_pylist()
+            ids[row] = ids[row - 1]
+            table = table.set_column(0, "id", pa.array(ids, pa.int64()))
+        yield name, table
+
+
+@pytest.mark.parametrize("row", [5, 40, 1300, 1325])
+def test_a_refused_row_inside_a_block_of_rows_names_the_block(tmp_path, monkeypatch, row):
+    """A duplicate id is refused by a multi-row INSERT, which may keep the rows before it: the C path
+    abandons the write naming the block; the Python path names the row. Neither leaves a file. The
+    second slice (1334 rows) goes in chunks of 1000 and 334 rows, whose last 14 go one at a time."""
+    at = row % 1000  # the row's place in its chunk
+    first = at // 32 * 32
+    in_block = row < 1000 or first + 32 <= 334
+    for implementation, shown in (("c", f"refused one of rows {first + 1}-{first + 32} of a batch" if in_block
+                                   else f"refused row {at + 1} of a batch"),
+                                  ("python", f"refused row {at + 1} of a batch")):
+        path = tmp_path / f"{implementation}.db"
+        with pytest.raises(TableWriteError) as info:
+            _write(path, monkeypatch, implementation, _duplicate_id(row))
+        assert shown in str(info.value) and "UNIQUE constraint failed: trial.id" in str(info.value)
+        assert "table trial" in str(info.value) and not path.exists()
+
+
+@pytest.mark.parametrize("implementation", ["c", "python"])
+def test_a_full_disk_is_sqlites_error_not_a_refused_row(tmp_path, monkeypatch, implementation):
+    if implementation == "python":
+        monkeypatch.setattr(tablewriter, "_BULK", None)
+    path = tmp_path / "full.db"
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        with tablewriter.SqliteTables(path, MODELS) as writer:
+            writer._conn.execute("PRAGMA max_page_count = 40")  # a disk that fills after ~160 KB
+            for name, table in _tables(5000):
+                writer.write(name, table)
+    assert not path.exists()

@@ -7,6 +7,13 @@
  * bytes are therefore those the Python path writes. On a row SQLite refuses, it stops and
  * reports the row, so that the caller replays it through Python for the usual exception.
  *
+ * Rows go in blocks of k through one k-row INSERT (fewer statement executions: about a quarter of
+ * SQLite's time per row), which inserts the same rows in the same order, so the same bytes. A block
+ * with a NULL in a NOT NULL column goes row by row instead, so that a refused NULL is reported
+ * with its row as before. With the rollback journal off, a k-row statement that fails keeps the
+ * rows it inserted before failing: the caller gets the block's first row, the error and SQLite's
+ * message, and abandons the write (the file is not kept) instead of replaying into that table.
+ *
  * No SQLite header or import library is needed at build time: the few entry points are looked up
  * at run time with dlsym on the handle of Python's own _sqlite3 module (its path is passed to
  * `bind_library`), which resolves them exactly as _sqlite3 does: to the SQLite it is linked with.
@@ -36,6 +43,7 @@ static struct {
     int (*bind_parameter_count)(sqlite3_stmt *);
     const char *(*db_filename)(sqlite3 *, const char *);
     const char *(*libversion)(void);
+    const char *(*errmsg)(sqlite3 *);
 } api;
 static void *library = NULL;
 
@@ -70,6 +78,7 @@ static PyObject *bind_library(PyObject *self, PyObject *args) {
     LOOKUP(bind_parameter_count, "sqlite3_bind_parameter_count")
     LOOKUP(db_filename, "sqlite3_db_filename")
     LOOKUP(libversion, "sqlite3_libversion")
+    LOOKUP(errmsg, "sqlite3_errmsg")
 #undef LOOKUP
     library = handle;
     return PyUnicode_FromString(api.libversion());
@@ -90,6 +99,7 @@ enum { KIND_INT64 = 0, KIND_FLOAT64 = 1, KIND_STRING = 2 };
 
 typedef struct {
     int kind;
+    int nullable;        /* 0: the column is NOT NULL (a NULL in it sends its block row by row) */
     Py_buffer data;      /* int64 / float64 values, or the string bytes */
     Py_buffer offsets;   /* int32 string offsets (strings only) */
     Py_buffer validity;  /* Arrow validity bitmap, or len 0 when there are no nulls */
@@ -105,14 +115,62 @@ static void release(Column *cols, Py_ssize_t n) {
     PyMem_Free(cols);
 }
 
-/* insert(conn, sql, rows, columns) -> (rows inserted, error code or 0)
- * columns: sequence of (kind, data, offsets, validity, offset), buffers as bytes-like objects. */
+/* Bind row r of every column to parameters first+1 .. first+ncols; SQLITE_OK or the first error. */
+static int bind_row(sqlite3_stmt *stmt, const Column *cols, Py_ssize_t ncols, Py_ssize_t row, int first) {
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        const Column *c = &cols[j];
+        Py_ssize_t r = c->offset + row;
+        int at = first + (int)j + 1, rc;
+        const uint8_t *valid = (const uint8_t *)c->validity.buf;
+        if (c->validity.len && !(valid[r >> 3] & (1u << (r & 7)))) {
+            rc = api.bind_null(stmt, at);
+        } else if (c->kind == KIND_INT64) {
+            rc = api.bind_int64(stmt, at, ((const int64_t *)c->data.buf)[r]);
+        } else if (c->kind == KIND_FLOAT64) {
+            rc = api.bind_double(stmt, at, ((const double *)c->data.buf)[r]);
+        } else {
+            const int32_t *off = (const int32_t *)c->offsets.buf;
+            rc = api.bind_text(stmt, at, (const char *)c->data.buf + off[r], off[r + 1] - off[r], SQLITE_TRANSIENT);
+        }
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* Whether rows [row, row + k) hold a NULL in a NOT NULL column: an Arrow null, or a NaN, which
+ * SQLite stores as NULL. */
+static int null_where_not_null(const Column *cols, Py_ssize_t ncols, Py_ssize_t row, Py_ssize_t k) {
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        const Column *c = &cols[j];
+        if (c->nullable) continue;
+        const uint8_t *valid = (const uint8_t *)c->validity.buf;
+        const double *values = (const double *)c->data.buf;
+        for (Py_ssize_t r = c->offset + row; r < c->offset + row + k; r++) {
+            if (c->validity.len && !(valid[r >> 3] & (1u << (r & 7)))) return 1;
+            if (c->kind == KIND_FLOAT64 && values[r] != values[r]) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Run a statement whose parameters are bound; SQLITE_OK or the error. */
+static int run(sqlite3_stmt *stmt) {
+    int rc = api.step(stmt);
+    api.reset(stmt);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* insert(conn, sql, rows, columns, block_sql, k)
+ *     -> (rows inserted, error code or 0, whether a k-row statement failed, SQLite's message or None)
+ * sql inserts one row, block_sql k rows (the same VALUES group k times; k = 1: not used).
+ * columns: sequence of (kind, nullable, data, offsets, validity, offset), buffers as bytes-like objects. */
 static PyObject *insert(PyObject *self, PyObject *args) {
     PyObject *conn, *columns;
-    const char *sql;
-    Py_ssize_t rows;
-    if (!PyArg_ParseTuple(args, "OsnO", &conn, &sql, &rows, &columns)) return NULL;
+    const char *sql, *block_sql;
+    Py_ssize_t rows, k;
+    if (!PyArg_ParseTuple(args, "OsnOsn", &conn, &sql, &rows, &columns, &block_sql, &k)) return NULL;
     if (library == NULL) return PyErr_Format(PyExc_RuntimeError, "bind_library first");
+    if (k < 1) return PyErr_Format(PyExc_ValueError, "k must be at least 1");
     sqlite3 *db = handle_of(conn);
     if (db == NULL) return PyErr_Format(PyExc_ValueError, "the connection is closed");
     PyObject *seq = PySequence_Fast(columns, "columns must be a sequence");
@@ -123,8 +181,8 @@ static PyObject *insert(PyObject *self, PyObject *args) {
     Py_ssize_t got = 0;
     for (; got < ncols; got++) {
         Column *c = &cols[got];
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, got), "iy*y*y*n", &c->kind, &c->data, &c->offsets,
-                              &c->validity, &c->offset)) goto fail;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, got), "ipy*y*y*n", &c->kind, &c->nullable, &c->data,
+                              &c->offsets, &c->validity, &c->offset)) goto fail;
         Py_ssize_t last = c->offset + rows;  /* one past the last row read */
         if (c->offset < 0 || rows < 0 || last < c->offset) { PyErr_SetString(PyExc_ValueError, "bad row range"); got++; goto fail; }
         if (c->validity.len && c->validity.len * 8 < last) { PyErr_SetString(PyExc_ValueError, "validity too short"); got++; goto fail; }
@@ -144,50 +202,64 @@ static PyObject *insert(PyObject *self, PyObject *args) {
     Py_DECREF(seq);
     seq = NULL;
 
-    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *stmt = NULL, *block = NULL;
     int rc = api.prepare_v2(db, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK || stmt == NULL) {
         release(cols, ncols);
         return PyErr_Format(PyExc_ValueError, "cannot prepare %s (SQLite code %d)", sql, rc);
     }
     if (api.bind_parameter_count(stmt) != ncols) {
+        int count = api.bind_parameter_count(stmt);
         api.finalize(stmt);
         release(cols, ncols);
-        return PyErr_Format(PyExc_ValueError, "%s takes %d values, %zd columns given", sql,
-                            api.bind_parameter_count(stmt), ncols);
+        return PyErr_Format(PyExc_ValueError, "%s takes %d values, %zd columns given", sql, count, ncols);
+    }
+    if (k > 1 && rows >= k) {
+        rc = api.prepare_v2(db, block_sql, -1, &block, NULL);
+        if (rc != SQLITE_OK || block == NULL || api.bind_parameter_count(block) != k * ncols) {
+            if (block != NULL) api.finalize(block);
+            api.finalize(stmt);
+            release(cols, ncols);
+            return PyErr_Format(PyExc_ValueError, "cannot prepare the %zd-row INSERT with %zd values per row "
+                                "(SQLite code %d)", k, ncols, rc);
+        }
     }
     Py_ssize_t done = 0;
-    int error = 0;
+    int error = 0, in_block = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (; done < rows && !error; done++) {
-        for (Py_ssize_t j = 0; j < ncols && !error; j++) {
-            const Column *c = &cols[j];
-            Py_ssize_t r = c->offset + done;
-            const uint8_t *valid = (const uint8_t *)c->validity.buf;
-            if (c->validity.len && !(valid[r >> 3] & (1u << (r & 7)))) {
-                rc = api.bind_null(stmt, (int)j + 1);
-            } else if (c->kind == KIND_INT64) {
-                rc = api.bind_int64(stmt, (int)j + 1, ((const int64_t *)c->data.buf)[r]);
-            } else if (c->kind == KIND_FLOAT64) {
-                rc = api.bind_double(stmt, (int)j + 1, ((const double *)c->data.buf)[r]);
-            } else {
-                const int32_t *off = (const int32_t *)c->offsets.buf;
-                rc = api.bind_text(stmt, (int)j + 1, (const char *)c->data.buf + off[r], off[r + 1] - off[r],
-                                   SQLITE_TRANSIENT);
+    while (done < rows && !error) {
+        if (block != NULL && done + k <= rows && !null_where_not_null(cols, ncols, done, k)) {
+            int bound = SQLITE_OK;
+            for (Py_ssize_t i = 0; i < k && bound == SQLITE_OK; i++)
+                bound = bind_row(block, cols, ncols, done + i, (int)(i * ncols));
+            if (bound == SQLITE_OK) {
+                error = run(block);
+                if (error) { in_block = 1; break; }
+                done += k;
+                continue;
             }
-            if (rc != SQLITE_OK) error = rc;
+            /* a value SQLite would not bind (nothing ran): this block row by row, to name its row */
         }
-        if (!error) {
-            rc = api.step(stmt);
-            if (rc != SQLITE_DONE) error = rc;
+        Py_ssize_t stop = block != NULL && done + k <= rows ? done + k : rows;  /* this block row by row */
+        for (; done < stop && !error; done++) {
+            error = bind_row(stmt, cols, ncols, done, 0);
+            if (!error) error = run(stmt);
+            else api.reset(stmt);
+            if (error) break;
         }
-        api.reset(stmt);
-        if (error) break;
     }
     Py_END_ALLOW_THREADS
+    PyObject *message = Py_None;
+    Py_INCREF(message);
+    if (error) {
+        Py_DECREF(message);
+        message = PyUnicode_DecodeUTF8(api.errmsg(db), (Py_ssize_t)strlen(api.errmsg(db)), "replace");
+    }
+    if (block != NULL) api.finalize(block);
     api.finalize(stmt);
     release(cols, ncols);
-    return Py_BuildValue("ni", done, error);
+    if (message == NULL) return NULL;
+    return Py_BuildValue("niiN", done, error, in_block, message);
 
 fail:
     Py_XDECREF(seq);
@@ -198,7 +270,8 @@ fail:
 static PyMethodDef methods[] = {
     {"bind_library", bind_library, METH_VARARGS, "Use the SQLite that the loaded module at this path (_sqlite3) calls; returns its version."},
     {"filename", filename, METH_O, "The main database file name of a sqlite3.Connection."},
-    {"insert", insert, METH_VARARGS, "insert(conn, sql, rows, columns) -> (rows inserted, SQLite error code or 0)."},
+    {"insert", insert, METH_VARARGS, "insert(conn, sql, rows, columns, block_sql, k) -> (rows inserted, SQLite error code or 0, "
+                                    "whether a k-row statement failed, SQLite's message or None)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -33,6 +33,9 @@ PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=T
 ROW_GROUP_ROWS = 1 << 20
 PROVENANCE_PREFIX = "nasbench_store."
 INSERT_CHUNK_ROWS = 1 << 16
+# Rows per INSERT statement of the C bulk insert: fewer statement executions, the same rows in the
+# same order. Kept under 999 values per statement, the limit of SQLite before 3.32.
+BLOCK_ROWS = 32
 
 
 class EmptyStoreError(NasbenchStoreError):
@@ -96,19 +99,25 @@ INSERT_IMPLEMENTATION = "python" if _BULK is None else "c"
 _BULK_KINDS = {pa.int64(): 0, pa.float64(): 1, pa.string(): 2}
 
 
-def _bulk_columns(batch: pa.RecordBatch) -> list[tuple] | None:
-    """Each column as (kind, values, offsets, validity, offset) for `_sqlitebulk.insert`, or None
-    when a column has a type it does not take."""
+def _bulk_columns(batch: pa.RecordBatch, schema: pa.Schema) -> list[tuple] | None:
+    """Each column as (kind, nullable, values, offsets, validity, offset) for `_sqlitebulk.insert`,
+    nullable as the table declares it (`schema`), or None when a column has a type it does not take."""
     columns = []
-    for array in batch.columns:
+    for array, field in zip(batch.columns, schema):
         kind = _BULK_KINDS.get(array.type)
         if kind is None:
             return None
         buffers = array.buffers()
         validity = buffers[0] if array.null_count else b""
         values, offsets = (buffers[2], buffers[1]) if kind == 2 else (buffers[1], b"")
-        columns.append((kind, values if values is not None else b"", offsets, validity, array.offset))
+        columns.append((kind, field.nullable, values if values is not None else b"", offsets, validity, array.offset))
     return columns
+
+
+def _insert_sql(name: str, columns: int, rows: int) -> str:
+    """INSERT of `rows` rows into table `name`: one VALUES group per row."""
+    group = f'({",".join("?" * columns)})'
+    return f'INSERT INTO "{name}" VALUES {",".join([group] * rows)}'
 
 
 def table_name(model: type[peewee.Model]) -> str:
@@ -196,15 +205,21 @@ class SqliteTables:
 
     def write(self, name: str, batch: pa.RecordBatch | pa.Table) -> None:
         checked = _check(self.models[name], batch)
-        sql = f'INSERT INTO "{name}" VALUES ({",".join("?" * checked.num_columns)})'
+        width = checked.num_columns
+        sql = _insert_sql(name, width, 1)
+        block = max(1, min(BLOCK_ROWS, 999 // width))
+        block_sql, schema = _insert_sql(name, width, block), arrow_schema(self.models[name])
         table = checked if isinstance(checked, pa.Table) else pa.Table.from_batches([checked])
         for chunk in table.to_batches(max_chunksize=INSERT_CHUNK_ROWS):  # bounded Python objects
             done = 0
-            columns = _bulk_columns(chunk) if self._bulk else None
+            columns = _bulk_columns(chunk, schema) if self._bulk else None
             if columns is not None:
-                done, code = _BULK.insert(self._conn, sql, chunk.num_rows, columns)
+                done, code, in_block, message = _BULK.insert(self._conn, sql, chunk.num_rows, columns, block_sql,
+                                                             block)
                 if not code:
                     continue
+                if in_block:  # SQLite kept part of the block: abandon the write (nothing is renamed into place)
+                    raise self._block_failed(name, done, block, code, message)
                 # SQLite refused row `done`: replay from it through Python, for the usual exception
             before = self._conn.total_changes - done  # the rows C wrote count as changes before the refused one
             try:
@@ -220,6 +235,15 @@ class SqliteTables:
         return TableWriteError(f"{self.path}: SQLite refused row {row + 1} of a batch for table {name} "
                                f"({type(exc).__name__}: {exc}); row {shown}. The converter let through a value "
                                "its table cannot hold: this is a bug, please report it with the raw file")
+
+    def _block_failed(self, name: str, first: int, rows: int, code: int, message: str) -> Exception:
+        """The error for a failed multi-row INSERT: a constraint names its rows as a refused row's
+        error does; anything else (a full disk, say) is SQLite's error as the sqlite3 module raises it."""
+        if code & 0xFF == _SQLITE_CONSTRAINT:
+            return TableWriteError(f"{self.path}: SQLite refused one of rows {first + 1}-{first + rows} of a batch "
+                                   f"for table {name} ({message}). The converter let through a value its table "
+                                   "cannot hold: this is a bug, please report it with the raw file")
+        return sqlite3.OperationalError(f"{message} (writing table {name} of {self.path})")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -238,6 +262,7 @@ class SqliteTables:
             self._atomic.__exit__(exc_type, exc, tb)
 
 
+_SQLITE_CONSTRAINT = 19  # SQLite's primary result code of a violated constraint
 # What SQLite raises for a row it refuses (NOT NULL: a NaN binds as NULL; an int beyond 64 bits; a
 # string that is not UTF-8); an OperationalError such as a full disk is not a row's fault.
 _REFUSED_ROW = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
