@@ -118,7 +118,7 @@ EXTRA_RULES = {
         "sp.to_epoch = c.num_epochs AND NOT (" + " AND ".join(flag for _, flag in _NNI_FLAGS) + " AND "
         "s.training_time IS sp.train_time * c.num_epochs AND "
         + " AND ".join(f"s.{col}_evaluation_time IS {_by_dataset(i, _TIME.get)}"
-                       for i, col in enumerate(("valid", "test", "ori_test"))) + ")",
+                       for i, col in enumerate(_EVAL_COLUMNS)) + ")",
     "an intermediate row for every epoch with a key": "SELECT (SELECT COUNT(*) FROM nb201intermediatestats) - "
         "(SELECT TOTAL(sp.to_epoch - sp.from_epoch + 1) FROM " + _SPAN_JOIN + " WHERE "
         + " OR ".join(flag for _, flag in _NNI_FLAGS) + ")",
@@ -167,8 +167,8 @@ def values_only_where_keys(parquet_dir: Path) -> list[str]:
     """Rule "NNI's per-epoch values only where the release has the key", in linear time.
 
     As a SQL join of each per-epoch row to the span holding its epoch it was quadratic in a run's
-    epochs (one span per epoch in the release: hours at full scale). Here each row finds its span
-    by binary search over (trial, from_epoch), on the Parquet twin of the tables (which
+    epochs (one span per epoch where a file's times vary: hours at full scale). Here each row finds
+    its span by binary search over (trial, from_epoch), on the Parquet twin of the tables (which
     `parquet_matches_sqlite` ties to the database), a batch of rows at a time.
     """
     def table(name, columns):
@@ -180,9 +180,9 @@ def values_only_where_keys(parquet_dir: Path) -> list[str]:
     config_dataset = _by_key(configs.column("id").to_numpy(), dataset_code)
     trial_dataset = _by_key(trials.column("id").to_numpy(),
                             _lookup(*config_dataset, trials.column("config_id").to_numpy(), -1))
-    # Per span 13 bytes, read a batch at a time (a run of the release has a span per epoch: tens of
-    # millions): its (trial, from_epoch) key, to_epoch, and one bit per NNI column saying whether the
-    # release holds that column's key over the span.
+    # Per span 13 bytes, read a batch at a time (a file whose per-epoch times vary has a span per
+    # epoch: tens of millions): its (trial, from_epoch) key, to_epoch, and one bit per NNI column
+    # saying whether the release holds that column's key over the span.
     spans = Path(parquet_dir) / "nb201epochspan.parquet"
     n = pq.ParquetFile(spans).metadata.num_rows
     if not n:

@@ -332,7 +332,7 @@ def _spans(where: str, epochs: int, dataset: str, r: dict, series: dict[str, lis
     groups = itertools.groupby(varying[0] if len(varying) == 1 else zip(*varying)) if varying else [(0, range(epochs))]
     for _, group in groups:
         bounds.append(bounds[-1] + len(list(group)))
-    starts = bounds[:-1]  # column by column: a run of the release has a span per epoch (its times vary)
+    starts = bounds[:-1]  # column by column: a run whose per-epoch times vary has a span per epoch
     return [[start + 1 for start in starts], bounds[1:], *([c[start] for start in starts] for c in columns),
             *([int(f[start]) for start in starts] if isinstance(f, list) else [f] * len(starts) for f in flags)]
 

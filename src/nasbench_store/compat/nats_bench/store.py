@@ -188,7 +188,8 @@ class Nb201Store:
 
     def run_spans(self, trial_id: int) -> list[tuple]:
         """A run's epoch spans in order: read when a call first needs its times or keys (a run of the
-        release has a span per epoch where its times vary, ~1,900 for an architecture's runs)."""
+        release has one to three; a file whose per-epoch times vary has one per epoch, ~1,900 for an
+        architecture's runs)."""
         return self.conn.execute(_SPANS, (trial_id,)).fetchall()
 
     def epoch_values(self, trial_id: int, current_epoch: int) -> tuple:
