@@ -9,8 +9,8 @@
  *
  * Rows go in blocks of k through one k-row INSERT (fewer statement executions: about a quarter of
  * SQLite's time per row), which inserts the same rows in the same order, so the same bytes. A block
- * with a NULL in a NOT NULL column goes row by row instead, so that a refused NULL is reported
- * with its row as before. With the rollback journal off, a k-row statement that fails keeps the
+ * with a NULL or NaN in a NOT NULL column goes row by row instead, so that the refused row is
+ * reported as before. With the rollback journal off, a k-row statement that fails keeps the
  * rows it inserted before failing: the caller gets the block's first row, the error and SQLite's
  * message, and abandons the write (the file is not kept) instead of replaying into that table.
  *
@@ -241,19 +241,19 @@ static PyObject *insert(PyObject *self, PyObject *args) {
             /* a value SQLite would not bind (nothing ran): this block row by row, to name its row */
         }
         Py_ssize_t stop = block != NULL && done + k <= rows ? done + k : rows;  /* this block row by row */
-        for (; done < stop && !error; done++) {
+        for (; done < stop; done++) {
             error = bind_row(stmt, cols, ncols, done, 0);
             if (!error) error = run(stmt);
-            else api.reset(stmt);
             if (error) break;
         }
     }
     Py_END_ALLOW_THREADS
     PyObject *message = Py_None;
-    Py_INCREF(message);
     if (error) {
-        Py_DECREF(message);
-        message = PyUnicode_DecodeUTF8(api.errmsg(db), (Py_ssize_t)strlen(api.errmsg(db)), "replace");
+        const char *text = api.errmsg(db);
+        message = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+    } else {
+        Py_INCREF(message);
     }
     if (block != NULL) api.finalize(block);
     api.finalize(stmt);

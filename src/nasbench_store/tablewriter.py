@@ -99,11 +99,12 @@ INSERT_IMPLEMENTATION = "python" if _BULK is None else "c"
 _BULK_KINDS = {pa.int64(): 0, pa.float64(): 1, pa.string(): 2}
 
 
-def _bulk_columns(batch: pa.RecordBatch, schema: pa.Schema) -> list[tuple] | None:
+def _bulk_columns(batch: pa.RecordBatch) -> list[tuple] | None:
     """Each column as (kind, nullable, values, offsets, validity, offset) for `_sqlitebulk.insert`,
-    nullable as the table declares it (`schema`), or None when a column has a type it does not take."""
+    nullable as the batch's schema says (`_check` gave it the table's), or None when a column has a
+    type it does not take."""
     columns = []
-    for array, field in zip(batch.columns, schema):
+    for array, field in zip(batch.columns, batch.schema):
         kind = _BULK_KINDS.get(array.type)
         if kind is None:
             return None
@@ -208,11 +209,11 @@ class SqliteTables:
         width = checked.num_columns
         sql = _insert_sql(name, width, 1)
         block = max(1, min(BLOCK_ROWS, 999 // width))
-        block_sql, schema = _insert_sql(name, width, block), arrow_schema(self.models[name])
+        block_sql = _insert_sql(name, width, block)
         table = checked if isinstance(checked, pa.Table) else pa.Table.from_batches([checked])
         for chunk in table.to_batches(max_chunksize=INSERT_CHUNK_ROWS):  # bounded Python objects
             done = 0
-            columns = _bulk_columns(chunk, schema) if self._bulk else None
+            columns = _bulk_columns(chunk) if self._bulk else None
             if columns is not None:
                 done, code, in_block, message = _BULK.insert(self._conn, sql, chunk.num_rows, columns, block_sql,
                                                              block)
@@ -233,16 +234,14 @@ class SqliteTables:
         shown = repr(values)
         shown = shown if len(shown) <= 400 else shown[:400] + "...}"
         return TableWriteError(f"{self.path}: SQLite refused row {row + 1} of a batch for table {name} "
-                               f"({type(exc).__name__}: {exc}); row {shown}. The converter let through a value "
-                               "its table cannot hold: this is a bug, please report it with the raw file")
+                               f"({type(exc).__name__}: {exc}); row {shown}. {_CONVERTER_BUG}")
 
     def _block_failed(self, name: str, first: int, rows: int, code: int, message: str) -> Exception:
         """The error for a failed multi-row INSERT: a constraint names its rows as a refused row's
         error does; anything else (a full disk, say) is SQLite's error as the sqlite3 module raises it."""
         if code & 0xFF == _SQLITE_CONSTRAINT:
             return TableWriteError(f"{self.path}: SQLite refused one of rows {first + 1}-{first + rows} of a batch "
-                                   f"for table {name} ({message}). The converter let through a value its table "
-                                   "cannot hold: this is a bug, please report it with the raw file")
+                                   f"for table {name} ({message}). {_CONVERTER_BUG}")
         return sqlite3.OperationalError(f"{message} (writing table {name} of {self.path})")
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -263,6 +262,8 @@ class SqliteTables:
 
 
 _SQLITE_CONSTRAINT = 19  # SQLite's primary result code of a violated constraint
+_CONVERTER_BUG = ("The converter let through a value its table cannot hold: this is a bug, please report it "
+                  "with the raw file")
 # What SQLite raises for a row it refuses (NOT NULL: a NaN binds as NULL; an int beyond 64 bits; a
 # string that is not UTF-8); an OperationalError such as a full disk is not a row's fault.
 _REFUSED_ROW = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
