@@ -200,7 +200,9 @@ def main() -> None:
     ap.add_argument("--nats-archs", type=int, default=0, help="also build a NATS-tss archive of this many archs")
     args = ap.parse_args()
     n = max(1, round(FULL * args.scale))
-    raw = args.pth or DATA / f"nb201-{n}-archs.pth"
+    # "pseudo-times": the name of the release-shaped file; an older nb201-<n>-archs.pth left under data/
+    # redrew every epoch's time (a span per epoch) and is not reused
+    raw = args.pth or DATA / f"nb201-{n}-archs-pseudo-times.pth"
     if not raw.exists():
         raw.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
