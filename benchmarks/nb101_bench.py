@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench_common import job_figures, print_jobs, run_workflow
+from bench_common import job_figures, print_bounds, print_jobs, run_workflow
 from nb101_space import load_space
 
 from nasbench_store.database import connect_readonly, json_text
@@ -231,7 +231,9 @@ def main() -> None:
     wall = run_workflow(work / "wd", config, cores=args.cores)
     print(f"build: {wall:.1f} s wall on {args.cores} cores, {args.shards} shards "
           f"({wall / base:.1f}x the baseline read)")
-    print_jobs(job_figures(work / "work" / "logs"))
+    rows = job_figures(work / "work" / "logs")
+    print_jobs(rows)
+    print_bounds(rows, args.cores, wall, base, "nb101_shard")
     noop = run_workflow(work / "wd", config, "-n", cores=args.cores)
     print(f"snakemake -n after the build: {noop:.2f} s")
     query_latency(work / "store", args.queries)

@@ -28,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from bench_common import cpu_seconds, job_figures, print_dry_run, print_jobs, rss_mb, run_workflow
+from bench_common import cpu_seconds, job_figures, print_bounds, print_dry_run, print_jobs, rss_mb, run_workflow
 
 from nasbench_store.nasbench201 import synthetic as fx
 from nasbench_store.nasbench201.picklewriter import Protocol2Writer
@@ -220,8 +220,9 @@ def main() -> None:
         print(f"  (whole-file C pickle.load: {t_whole:.1f} s wall / {c_whole:.1f} s CPU, peak RSS {mb_whole:.0f} MB; "
               f"streaming/whole CPU {c_stream / c_whole:.2f}x, memory {mb_stream / mb_whole:.2f}x)")
     tag = "nb201" if args.scale == 1.0 else f"nb201-x{args.scale:g}"
-    wall, _ = build(tag, raw, args.cores)
+    wall, rows = build(tag, raw, args.cores)
     print(f"build / streaming reader: {wall / t_stream:.2f}x (target <= 2x)")
+    print_bounds(rows, args.cores, wall, t_stream, "nb201_part")
     if args.nats_archs:
         nats = DATA / f"nats-tss-{args.nats_archs}-archs.tar"
         if not nats.exists():

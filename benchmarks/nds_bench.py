@@ -18,7 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench_common import cpu_seconds, job_figures, print_dry_run, print_jobs, run_workflow
+from bench_common import cpu_seconds, job_figures, print_bounds, print_dry_run, print_jobs, run_workflow
 
 from nasbench_store.nds.constants import SWEEP_FILES
 from nasbench_store.nds.synthetic import write_nds_zip
@@ -87,6 +87,7 @@ def main() -> None:
           f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     rows = job_figures(work / "work" / "logs")
     print_jobs(rows)
+    print_bounds(rows, args.cores, wall, base, "nds_part")
     print(f"  every job's peak RSS <= 1 GB: {'yes' if max(r[2] for r in rows) <= 1024 else 'NO'}")
     print_dry_run(work / "wd", config, cores=args.cores)
     db = work / "store" / "nds.db"
