@@ -1,7 +1,7 @@
 # NDS: data.zip -> archive check -> one part per sweep file (parallel) -> SQLite and Parquet (rules/tables.smk) -> publish.
 import re
 
-from nasbench_store.nds.constants import SWEEP_FILES
+from nasbench_store.nds.constants import SWEEP_FILES, sweep_priority
 
 NDS_PARTS = [work("nds", "parts", f"{s}.parquet") for s in SWEEP_FILES]
 PARTS["nds"] = NDS_PARTS
@@ -34,6 +34,7 @@ rule nds_part:
         log("nds_part_{sweep}.log"),
     wildcard_constraints:
         sweep="|".join(re.escape(s) for s in SWEEP_FILES),
+    priority: lambda wc: sweep_priority(wc.sweep)
     conda:
         "../envs/nasbench-store.yaml"
     resources:

@@ -1,5 +1,6 @@
 """The real Snakemake workflow on NDS fixture archives: build, verify, query, determinism, refusals."""
 import json
+import re
 import subprocess
 import zipfile
 
@@ -7,7 +8,7 @@ import pytest
 from helpers import store_bytes
 
 from nasbench_store.nds import query_nds_trial_stats
-from nasbench_store.nds.constants import SWEEP_FILES
+from nasbench_store.nds.constants import LARGE_SWEEPS, SWEEP_FILES, sweep_priority
 from nasbench_store.nds.synthetic import write_nds_zip
 
 pytestmark = pytest.mark.slow
@@ -46,8 +47,12 @@ def test_build_verify_query_and_same_bytes_with_one_core(workflow, nds_raw, monk
     assert rows and all(r["config"]["model_family"] == "vanilla" for r in rows)
 
     one_core = workflow("one-core", **nds_config(nds_raw))
-    one_core.run(cores=1).check()
+    started = re.findall(r"wildcards: sweep=(\S+)", one_core.run(cores=1).check().output)
     assert store_bytes(one_core.store) == store_bytes(wf.store)
+    # one core runs the parts one at a time in the scheduler's order: the large sweep files first
+    # (they take five times the others), the ~100-record `_in` files last
+    assert sorted(started) == sorted(SWEEP_FILES) and set(started[:2]) == set(LARGE_SWEEPS)
+    assert [sweep_priority(s) for s in started] == sorted(map(sweep_priority, started), reverse=True)
 
 
 def test_bad_record_fails_naming_file_and_record_and_publishes_nothing(workflow, tmp_path):

@@ -19,6 +19,16 @@ SWEEP_FILES = (
     "Vanilla_rng1.json", "Vanilla_rng2.json", "Vanilla_rng3.json",
 )
 
+# The order in which the workflow starts the sweep files' conversions (higher first), and nothing
+# else. ResNet.json and ResNeXt-A.json hold ~25k records each, five times a usual sweep file, and
+# the `_in` files ~100: longest first keeps every core busy until the last part is done.
+LARGE_SWEEPS = ("ResNeXt-A.json", "ResNet.json")
+
+
+def sweep_priority(sweep: str) -> int:
+    return 2 if sweep in LARGE_SWEEPS else 0 if "_in" in sweep else 1
+
+
 MODEL_FAMILIES = ("nas_cell", "residual_bottleneck", "residual_basic", "vanilla")
 DATASETS = ("cifar10", "imagenet")
 GENERATORS = ("random", "fix_w_d", "tune_lr_wd")
