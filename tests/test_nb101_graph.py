@@ -121,6 +121,69 @@ def test_c_hash_equals_the_python_hash():
         hash_cell("010", [-1, -2])
 
 
+class _HashBoom(str):
+    """An op whose hash raises something other than KeyError/TypeError: that escapes both paths."""
+    def __hash__(self):
+        raise ValueError("boom")
+
+
+class _Equal:
+    """Not a str, yet equal to (and hashing as) a valid op: a dict lookup finds the op."""
+    def __hash__(self):
+        return hash(C3)
+
+    def __eq__(self, other):
+        return other == C3
+
+
+def test_c_pruned_cell_equals_the_python_fast_path():
+    """graph._pruned_cell_fast in C against the Python function (the fallback and oracle): random
+    arch dicts in and out of the space, unpruned, with odd keys, types and values; each gives the
+    same (adjacency, labels, True) or None, or raises the same exception."""
+    import random
+    c_hash_cell()
+    from nasbench_store.nasbench101._graphhash import pruned_cell
+
+    def c_path(arch):
+        return pruned_cell(arch, graph._OP_LABELS, graph.MAX_VERTICES, graph.MAX_EDGES)
+
+    rng = random.Random(21)
+    odd_inputs = [True, False, 1.0, -1, 2**70, -(2**70), "0", None]
+    odd_ops = ["conv7x7", None, [C3], _Equal(), type("S", (str,), {})(C1), b"maxpool3x3", 3]
+    archs = [REFERENCE_ARCH, {}, {"input1": [0]}, {"input1": (0,)}, {"input1": []}, [("input1", [0])],
+             type("D", (dict,), {})(input1=[0])]
+    for _ in range(20000):
+        n = rng.randint(1, 9)
+        arch = {f"op{i}": rng.choice(graph.AVAILABLE_OPS) if rng.random() > 0.02 else rng.choice(odd_ops)
+                for i in range(1, n - 1)}
+        for i in range(1, n):
+            inputs = [k for k in range(i) if rng.random() < rng.choice([0.2, 0.45, 0.9])]
+            if rng.random() < 0.02:
+                inputs.append(rng.choice(odd_inputs + [i, i + 1]))
+            if rng.random() < 0.05:
+                inputs = inputs[::-1] + inputs[:1]  # unsorted, duplicated
+            arch[f"input{i}"] = tuple(inputs) if rng.random() < 0.1 else inputs if rng.random() > 0.01 else set(inputs)
+        if arch and rng.random() < 0.02:
+            del arch[rng.choice(list(arch))]
+        if rng.random() < 0.02:
+            arch[rng.choice(["op9", "inputX", 3, ("input1",)])] = [0]
+        archs.append(arch)
+    found = 0
+    for arch in archs:
+        want = graph._pruned_cell_fast_py(arch)
+        got = c_path(arch)
+        assert got == want, arch
+        assert want is None or tuple(map(type, want[1])) == tuple(map(type, got[1])) == (int,) * len(want[1])
+        found += want is not None
+    assert 1000 < found < 19000, found  # both outcomes are exercised
+    boom = {"op1": _HashBoom(C3), "input1": [0], "input2": [1]}
+    for fn in (graph._pruned_cell_fast_py, c_path):
+        with pytest.raises(ValueError, match="boom"):
+            fn(boom)
+    with pytest.raises(ValueError, match="max_vertices"):
+        pruned_cell(REFERENCE_ARCH, graph._OP_LABELS, 33, graph.MAX_EDGES)
+
+
 def test_nasbench_pure_python_forces_the_fallback():
     """HASH_IMPLEMENTATION is decided at import: "c" when the extension is built, "python" when it is
     not or NASBENCH_PURE_PYTHON=1; either gives the reference hash."""

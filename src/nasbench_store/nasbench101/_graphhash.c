@@ -19,9 +19,10 @@
 
 #define MAXV 32
 /* the longest message: every vertex a predecessor and a successor (self-loops included), '|' twice,
- * the vertex's own hash; MD5-padded to whole 64-byte blocks */
+ * the vertex's own hash. A lane's room: that message and the 65 bytes md5_pad writes after it
+ * (0x80 and a 64-byte memset), in whole 64-byte blocks */
 #define MSG_MAX ((2 * MAXV + 1) * 32 + 2)
-#define STRIDE (((MSG_MAX + 9 + 63) / 64) * 64)
+#define STRIDE (((MSG_MAX + 65 + 63) / 64) * 64)
 #define LANES 8
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -375,18 +376,110 @@ static PyObject *hash_cell_with(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* ---- graph._pruned_cell_fast in C: a query's validation of the common cell -------------------------
+ * The Python function stays the fallback and the tests' oracle; this one gives the same result for
+ * every input, including which exceptions escape: only what an op's own __hash__/__eq__ raises
+ * besides KeyError and TypeError (those mean "not the common case": None). */
+
+static PyObject *op_keys[MAXV], *input_keys[MAXV]; /* "op1".., "input1"..: interned once */
+
+static PyObject *not_common_or_error(void) {
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError) && !PyErr_ExceptionMatches(PyExc_TypeError)) return NULL;
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *pruned_cell(PyObject *self, PyObject *args) {
+    PyObject *arch, *op_labels;
+    int max_vertices, max_edges;
+    if (!PyArg_ParseTuple(args, "OO!ii", &arch, &PyDict_Type, &op_labels, &max_vertices, &max_edges)) return NULL;
+    if (max_vertices < 2 || max_vertices > MAXV)
+        return PyErr_Format(PyExc_ValueError, "max_vertices must be in 2..%d", MAXV);
+    if (!PyDict_CheckExact(arch)) Py_RETURN_NONE;
+    Py_ssize_t size = PyDict_GET_SIZE(arch); /* V-2 ops and V-1 inputs */
+    if (size < 1 || size % 2 == 0 || (size + 3) / 2 > max_vertices) Py_RETURN_NONE;
+    int n = (int)(size + 3) / 2;
+    long labels[MAXV];
+    labels[0] = -1, labels[n - 1] = -2;
+    for (int i = 1; i < n - 1; i++) {
+        PyObject *op = PyDict_GetItemWithError(arch, op_keys[i]);
+        if (!op) return not_common_or_error();
+        Py_INCREF(op); /* its __hash__ may run Python code that changes the dict */
+        PyObject *label = PyDict_GetItemWithError(op_labels, op);
+        Py_DECREF(op);
+        if (!label) return not_common_or_error();
+        labels[i] = PyLong_AsLong(label);
+        if (labels[i] == -1 && PyErr_Occurred()) return NULL;
+    }
+    uint32_t succs[MAXV] = {0};
+    for (int i = 1; i < n; i++) {
+        PyObject *inputs = PyDict_GetItemWithError(arch, input_keys[i]);
+        if (!inputs) return not_common_or_error();
+        if (!PyList_CheckExact(inputs) && !PyTuple_CheckExact(inputs)) Py_RETURN_NONE;
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(inputs);
+        PyObject **items = PySequence_Fast_ITEMS(inputs);
+        for (Py_ssize_t j = 0; j < count; j++) {
+            if (!PyLong_CheckExact(items[j])) Py_RETURN_NONE; /* bool is not int here either */
+            int overflow;
+            long k = PyLong_AsLongAndOverflow(items[j], &overflow);
+            if (overflow || k < 0 || k >= i) Py_RETURN_NONE;
+            succs[k] |= (uint32_t)1 << i;
+        }
+    }
+    uint32_t forward = 1, backward = (uint32_t)1 << (n - 1), everything = (uint32_t)((1ull << n) - 1);
+    int edges = 0;
+    for (int v = 0; v < n; v++) {
+        if (forward >> v & 1) forward |= succs[v];
+        edges += __builtin_popcount(succs[v]);
+    }
+    for (int v = n - 2; v >= 0; v--)
+        if (succs[v] & backward) backward |= (uint32_t)1 << v;
+    if ((forward & backward) != everything || edges > max_edges) Py_RETURN_NONE;
+    PyObject *adjacency = PyUnicode_New(n * n, 127);
+    PyObject *label_tuple = PyTuple_New(n);
+    if (!adjacency || !label_tuple) {
+        Py_XDECREF(adjacency);
+        Py_XDECREF(label_tuple);
+        return NULL;
+    }
+    Py_UCS1 *bits = PyUnicode_1BYTE_DATA(adjacency);
+    for (int v = 0; v < n; v++)
+        for (int j = 0; j < n; j++) bits[v * n + j] = (succs[v] >> j & 1) ? '1' : '0';
+    for (int v = 0; v < n; v++) {
+        PyObject *label = PyLong_FromLong(labels[v]);
+        if (!label) {
+            Py_DECREF(adjacency);
+            Py_DECREF(label_tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(label_tuple, v, label);
+    }
+    return Py_BuildValue("(NNO)", adjacency, label_tuple, Py_True);
+}
+
 static PyMethodDef methods[] = {
     {"hash_cell", hash_cell, METH_VARARGS,
      "hash_cell(adjacency, labels) -> nasbench graph hash of a row-major '0'/'1' matrix and int labels"},
     {"hash_cell_with", hash_cell_with, METH_VARARGS,
      "hash_cell_with(adjacency, labels, md5) -> hash_cell through the MD5 path 'scalar' (one message at a\n"
      "time), 'avx2' or 'avx512' (8 messages at once); ValueError if the CPU lacks it. For tests."},
+    {"pruned_cell", pruned_cell, METH_VARARGS,
+     "pruned_cell(arch, op_labels, max_vertices, max_edges) -> graph._pruned_cell_fast(arch) in C: (adjacency,\n"
+     "labels, True) for a well-formed cell in the space that needs no pruning, None for anything else"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_graphhash", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__graphhash(void) {
     hex_init();
+    for (int i = 1; i < MAXV; i++) {
+        if (!op_keys[i] && !(op_keys[i] = PyUnicode_FromFormat("op%d", i))) return NULL;
+        if (!input_keys[i] && !(input_keys[i] = PyUnicode_FromFormat("input%d", i))) return NULL;
+        PyUnicode_InternInPlace(&op_keys[i]);
+        PyUnicode_InternInPlace(&input_keys[i]);
+    }
 #ifdef HAVE_AVX2_PATH
     __builtin_cpu_init();
     const char *md5 = "scalar";

@@ -208,7 +208,7 @@ def _layout(v: int) -> tuple:
 _LAYOUTS = {2 * v - 3: _layout(v) for v in range(2, MAX_VERTICES + 1)}  # keyed by len(arch): V-2 ops, V-1 inputs
 
 
-def _pruned_cell_fast(arch) -> tuple[str, tuple[int, ...], bool] | None:
+def _pruned_cell_fast_py(arch) -> tuple[str, tuple[int, ...], bool] | None:
     """`canonical_cell` of the common case, a well-formed cell in the space that needs no pruning,
     with bit masks; None for anything else (the general path then prunes or says what is wrong)."""
     if type(arch) is not dict:
@@ -241,3 +241,11 @@ def _pruned_cell_fast(arch) -> tuple[str, tuple[int, ...], bool] | None:
     if forward & backward != everything or sum(map(int.bit_count, succs)) > MAX_EDGES:
         return None
     return "".join([rows[m] for m in succs]), labels, True
+
+
+_pruned_cell_c = c_extension(f"{__package__}._graphhash", "pruned_cell")
+if _pruned_cell_c is None:
+    _pruned_cell_fast = _pruned_cell_fast_py
+else:  # the same function in C: a query's validation in ~0.3 us instead of ~4 (tests compare the two)
+    def _pruned_cell_fast(arch) -> tuple[str, tuple[int, ...], bool] | None:
+        return _pruned_cell_c(arch, _OP_LABELS, MAX_VERTICES, MAX_EDGES)
