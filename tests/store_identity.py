@@ -103,12 +103,13 @@ def build_configs(raw: dict[str, Path], base: Path) -> dict[str, dict]:
     }
 
 
-def build_and_digest(base: Path) -> dict[str, dict]:
+def build_and_digest(base: Path, env: dict | None = None) -> dict[str, dict]:
+    """Build every fixture store (with `env` added to the workflow's environment); their digests."""
     raw = raw_files(base / "raw")
     out = {}
     for name, config in build_configs(raw, base).items():
         wf = Workflow(base / name / "wd", config)
-        wf.run().check()
+        wf.run(env=env).check()
         out[name] = digest_store(wf.store)
     return out
 

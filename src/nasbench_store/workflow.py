@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from . import extensions
 from .errors import ConfigError
 from .registry import get
 
@@ -292,6 +293,8 @@ def run_step(smk) -> Iterator[logging.Logger]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         logger.info("rule %s finished in %.1f s, peak RSS %.0f MB, CPU %.1f s", smk.rule,
                     time.perf_counter() - started, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
+        if extensions.USED:
+            logger.info("C extensions (c) or their pure-Python paths (python): %s", extensions.used())
         for h in handlers:
             logger.removeHandler(h)
             h.close()
