@@ -121,6 +121,31 @@ def test_c_hash_equals_the_python_hash():
         hash_cell("010", [-1, -2])
 
 
+def test_hash_arch_of_a_cell_that_needs_no_pruning_skips_the_matrix_and_hashes_the_same():
+    """hash_arch takes the pruned-cell fast path where it applies; the hash is the one of the
+    arch's matrix as given, pruned or not, and a wrong num_vertices is refused either way."""
+    import random
+    rng = random.Random(3)
+    fast = 0
+    for cell in canonical_cells(5):
+        arch = graph.spec_to_arch(cell.matrix, cell.ops)
+        fast += graph._pruned_cell_fast(arch) is not None
+        assert graph.hash_arch(arch, len(cell.ops)) == cell.module_hash
+    unpruned = {"op1": C3, "op2": MP, "input1": [0], "input2": [0], "input3": [1]}  # op2 reaches no output
+    assert graph._pruned_cell_fast(unpruned) is None
+    assert graph.hash_arch(unpruned) == graph.spec_hash(*graph.arch_to_spec(unpruned))
+    for _ in range(500):
+        n = rng.randint(2, 7)
+        arch = {f"op{i}": rng.choice(graph.AVAILABLE_OPS) for i in range(1, n - 1)}
+        arch.update({f"input{i}": [k for k in range(i) if rng.random() < 0.5] for i in range(1, n)})
+        assert graph.hash_arch(arch) == graph.spec_hash(*graph.arch_to_spec(arch))
+    assert fast > 1000
+    with pytest.raises(QueryError, match="num_vertices=6 but the arch has 7"):
+        graph.hash_arch(REFERENCE_ARCH, 6)
+    with pytest.raises(QueryError, match="num_vertices=5 but the arch has 4 vertices"):
+        graph.hash_arch(unpruned, 5)
+
+
 class _HashBoom(str):
     """An op whose hash raises something other than KeyError/TypeError: that escapes both paths."""
     def __hash__(self):

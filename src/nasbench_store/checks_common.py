@@ -50,23 +50,26 @@ def parquet_matches_sqlite(conn: sqlite3.Connection, parquet_dir: Path, tables: 
     return problems
 
 
-def table_checks(db_path: Path, parquet_dir: Path, benchmark: str, rules: dict[str, str], extra=None) -> list[str]:
-    """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `extra(conn)` if given.
+def table_checks(db_path: Path, parquet_dir: Path, benchmark: str, rules: dict[str, str], beside=None,
+                 after=None) -> list[str]:
+    """A benchmark's SQL invariants, Parquet-vs-SQLite agreement, and `beside(conn)`, `after(conn)`.
 
     The rules and each table's Parquet comparison run side by side, each on its own read-only
     connection: SQLite and Arrow release the GIL while they scan, so every core works on a table.
-    Problems are listed in the order of the rules, then the tables, whatever finishes first.
+    `beside` is a check that holds the GIL most of its time (Python per row, NB101's rehash): it
+    runs in one thread more than cores, beside the scans. `after` runs once they are done (NB201's
+    scans of its own, which would compete with them: measured slower beside). Problems are listed
+    in the order of the rules, the tables, `beside`, `after`, whatever finishes first.
     """
     def on_connection(check, *args) -> list[str]:
         with contextlib.closing(connect_readonly(db_path)) as conn:
             return check(conn, *args)
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        # a table's Parquet-vs-SQLite sums are the longest tasks (every numeric column): started first
+    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + (beside is not None)) as pool:
+        # the longest tasks first: `beside`, then each table's Parquet-vs-SQLite sums (every numeric column)
+        first = [pool.submit(on_connection, beside)] if beside is not None else []
         sums = [pool.submit(on_connection, parquet_matches_sqlite, Path(parquet_dir), [table])
                 for table in get(benchmark).stored_tables]
         counts = [pool.submit(on_connection, count_violations, what, sql) for what, sql in rules.items()]
-        problems = [problem for future in counts + sums for problem in future.result()]
-    if extra is not None:  # after the threads: `extra` may start processes of its own
-        problems += on_connection(extra)
-    return problems
+        problems = [problem for future in counts + sums + first for problem in future.result()]
+    return problems + (on_connection(after) if after is not None else [])

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..checks_common import table_checks
-from .graph import arch_to_spec, spec_hash
+from .graph import hash_arch
 
 RULES = {
     "num_epochs in (4, 12, 36, 108)": "SELECT COUNT(*) FROM nb101trialconfig WHERE num_epochs NOT IN (4,12,36,108)",
@@ -30,15 +28,6 @@ RULES = {
 }
 
 
-def _rehash(chunk: list[tuple[str, str]]) -> list[str]:
-    bad = []
-    for arch, stored in chunk:
-        matrix, ops = arch_to_spec(json.loads(arch))
-        if spec_hash(matrix, ops) != stored:
-            bad.append(stored)
-    return bad
-
-
 def distinct_cells(conn) -> tuple[list[tuple[str, str]], list[str]]:
     """Each stored cell's (arch, hash) once, in table order, and the hashes stored with two different
     archs. A table scan: cheaper than SELECT DISTINCT, which sorts 1.7M long strings."""
@@ -51,11 +40,10 @@ def distinct_cells(conn) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def recompute_hashes(conn) -> list[str]:
+    """Every stored cell's hash against the hash of its arch text (one thread: table_checks runs
+    it beside the SQL rules and the sums, which leave the GIL free while they scan)."""
     cells, conflicts = distinct_cells(conn)
-    size = max(1, len(cells) // 64)
-    chunks = [cells[i:i + size] for i in range(0, len(cells), size)]
-    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
-        bad = [h for part in pool.map(_rehash, chunks) for h in part]
+    bad = [stored for arch, stored in cells if hash_arch(json.loads(arch)) != stored]
     problems = [f"{len(bad)} cells whose stored hash differs from the recomputed one, e.g. {bad[:3]}"] if bad else []
     if conflicts:
         problems.append(f"{len(conflicts)} hashes stored with two different archs, e.g. {conflicts[:3]}")
@@ -63,4 +51,4 @@ def recompute_hashes(conn) -> list[str]:
 
 
 def check(db_path: Path, parquet_dir: Path) -> list[str]:
-    return table_checks(db_path, parquet_dir, "nasbench101", RULES, extra=recompute_hashes)
+    return table_checks(db_path, parquet_dir, "nasbench101", RULES, beside=recompute_hashes)

@@ -224,4 +224,4 @@ def values_only_where_keys(parquet_dir: Path) -> list[str]:
 def check(db_path: Path, parquet_dir: Path) -> list[str]:
     def extra(conn):
         return _archs_match_configs(conn) + values_only_where_keys(parquet_dir)
-    return table_checks(db_path, parquet_dir, "nasbench201", {**RULES, **EXTRA_RULES}, extra=extra)
+    return table_checks(db_path, parquet_dir, "nasbench201", {**RULES, **EXTRA_RULES}, after=extra)
