@@ -101,16 +101,17 @@ def print_bounds(rows, cores: int, wall: float, base: float, parts: str) -> None
     `cores` cores beats their total CPU / cores, nor the chain parts -> tables_sqlite -> publish
     (the part stage at its best: its largest job, or its CPU spread over every core). Together with
     the build's wall they show how much is scheduling and how much is the work itself."""
-    def walls(prefix):
-        return [r for r in rows if r[0].startswith(prefix)]
-    part_rows, sqlite, publish = walls(parts), walls("tables_sqlite"), walls("publish")
+    def wall_of(prefix):
+        return sum(r[1] for r in rows if r[0].startswith(prefix))
+    part_rows = [r for r in rows if r[0].startswith(parts)]
     cpu_bound = sum(r[3] for r in rows) / cores
     part_bound = max(max(r[1] for r in part_rows), sum(r[3] for r in part_rows) / cores)
-    chain = part_bound + sum(r[1] for r in sqlite + publish)
+    sqlite, publish = wall_of("tables_sqlite"), wall_of("publish")
+    chain = part_bound + sqlite + publish
     print(f"  lower bounds from this run's jobs (baseline {base:.1f} s): all jobs' CPU / {cores} cores "
           f"{cpu_bound:.1f} s ({cpu_bound / base:.2f}x); the chain parts {part_bound:.1f} s -> tables_sqlite "
-          f"{sum(r[1] for r in sqlite):.1f} s -> publish {sum(r[1] for r in publish):.1f} s = {chain:.1f} s "
-          f"({chain / base:.2f}x); the build {wall:.1f} s ({wall / base:.2f}x)")
+          f"{sqlite:.1f} s -> publish {publish:.1f} s = {chain:.1f} s ({chain / base:.2f}x); "
+          f"the build {wall:.1f} s ({wall / base:.2f}x)")
 
 
 def cpu_seconds() -> float:

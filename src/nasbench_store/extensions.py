@@ -13,14 +13,15 @@ USED: dict[str, str] = {}
 def c_extension(module: str, attribute: str | None = None):
     """The extension `module` (or its `attribute`), or None where it was not built, or where
     NASBENCH_PURE_PYTHON=1 asks for the pure-Python paths even where C is built."""
-    USED[module.rpartition(".")[2]] = "python"
+    name = module.rpartition(".")[2]
+    USED[name] = "python"
     if os.environ.get("NASBENCH_PURE_PYTHON", "") not in ("", "0"):
         return None
     try:
         found = importlib.import_module(module)
     except ImportError:  # pragma: no cover - installs without a compiler
         return None
-    USED[module.rpartition(".")[2]] = "c"
+    USED[name] = "c"
     return found if attribute is None else getattr(found, attribute)
 
 

@@ -166,14 +166,10 @@ def hash_arch(arch: dict, num_vertices: int | None = None) -> str:
     """NNI's `hash_module(architecture, vertices)`: the hash of the arch dict exactly as given.
     A cell that needs no pruning (every stored one: verify rehashes 423,624) skips the list matrix."""
     cell = _pruned_cell_fast(arch)
-    if cell is None:
-        matrix, ops = arch_to_spec(arch)
-        adjacency, labels = "".join("1" if b else "0" for row in matrix for b in row), labels_of(ops)
-    else:
-        adjacency, labels, _ = cell
-    if num_vertices is not None and num_vertices != len(labels):
-        raise QueryError(f"num_vertices={num_vertices} but the arch has {len(labels)} vertices")
-    return hash_adjacency(adjacency, labels)
+    matrix, ops = arch_to_spec(arch) if cell is None else (None, cell[1])
+    if num_vertices is not None and num_vertices != len(ops):
+        raise QueryError(f"num_vertices={num_vertices} but the arch has {len(ops)} vertices")
+    return spec_hash(matrix, ops) if cell is None else hash_adjacency(cell[0], cell[1])
 
 
 def canonical_hash(arch: dict) -> str:
